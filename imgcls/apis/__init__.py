@@ -1,0 +1,7 @@
+"""The Python API behind the ``imgcls`` commands."""
+
+from .model import build_model, prepare_config
+from .test import load_trained_model, test_model
+from .train import train_model
+
+__all__ = ['build_model', 'prepare_config', 'train_model', 'test_model', 'load_trained_model']

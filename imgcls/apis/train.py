@@ -1,0 +1,197 @@
+"""``train_model``: everything ``imgcls train`` does, callable from Python."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import torch
+
+from ..errors import ConfigError
+from ..registry import build_from_cfg
+from .model import build_model, prepare_config
+from .schema import check_for_training, with_defaults
+
+
+class TrainStep(torch.nn.Module):
+    """``model.train_step`` as a module's forward, so DDP and torch.compile see the whole step."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, data: dict) -> dict:
+        return self.model.train_step(data)
+
+
+def default_work_dir(cfg) -> Path:
+    name = Path(cfg.filename).stem if getattr(cfg, 'filename', None) else 'imgcls_run'
+    return Path('work_dirs') / name
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``cpu``, ``cuda`` or ``cuda:N``; None → CUDA when available."""
+    if device is None:
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise ConfigError(f'--device {device!r} is not a device; use cpu, cuda or cuda:N') from e
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise ConfigError(f'--device {device} was asked for but this machine has no usable CUDA GPU; '
+                          'use --device cpu')
+    return dev
+
+
+def find_latest_checkpoint(work_dir: Path) -> Path | None:
+    latest = work_dir / 'latest.pth'
+    if latest.is_file():
+        return latest
+    ckpts = sorted(work_dir.glob('epoch_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
+    ckpts = ckpts or sorted(work_dir.glob('iter_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
+    return ckpts[-1] if ckpts else None
+
+
+def _dataset_classes(dataset) -> list[str]:
+    classes = getattr(dataset, 'CLASSES', None)
+    return list(classes) if classes is not None else []
+
+
+def _check_num_classes(cfg, classes: list[str]) -> None:
+    head = cfg['model'].get('head') or {}
+    num = head.get('num_classes')
+    if classes and isinstance(num, int) and num < len(classes):
+        raise ConfigError(f'model.head.num_classes={num} but the training dataset has {len(classes)} classes '
+                          f'({", ".join(classes[:5])}{"..." if len(classes) > 5 else ""}); set '
+                          f'--cfg-options model.head.num_classes={len(classes)}')
+
+
+def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bool | None = None,
+                load_from: str | None = None, seed: int | None = None, deterministic: bool = False,
+                device: str | None = None, unsafe_load: bool = False) -> dict:
+    """Train ``cfg`` and return the last evaluation's metrics.
+
+    Args:
+        resume: a checkpoint path, or True for ``latest.pth`` in the work dir.
+        load_from: weights to start from (fine-tuning); overrides ``cfg.load_from``.
+    """
+    from ..data import build_dataloader, build_dataset
+    from ..engine import EpochBasedRunner, IterBasedRunner, build_optimizer, choose_speed_settings
+    from ..engine.checkpoint import get_state_dict, load_checkpoint, load_model_weights
+    from ..engine.dist import get_rank, init_distributed, is_main_process, launched_by_torchrun
+    from ..engine.hooks import HOOKS, EvalHook, build_lr_updater
+    from ..engine.log import get_logger
+    from ..engine.seed import random_seed, set_random_seed
+
+    cfg = copy.deepcopy(cfg)
+    check_for_training(cfg)
+    with_defaults(cfg)
+    prepare_config(cfg)
+
+    distributed = launched_by_torchrun()
+    dev = resolve_device(device or cfg.get('device'))
+    if distributed:
+        dev = init_distributed(dev.type)
+    work_dir = Path(work_dir or cfg.get('work_dir') or default_work_dir(cfg))
+    if is_main_process():
+        work_dir.mkdir(parents=True, exist_ok=True)
+    logger = get_logger(work_dir / 'train.log' if is_main_process() else None)
+
+    if seed is None:
+        seed = cfg.get('seed')
+    if seed is None:
+        seed = random_seed()
+    deterministic = deterministic or bool(cfg.get('deterministic', False))
+    set_random_seed(seed + get_rank(), deterministic)
+    cfg['seed'] = seed
+    if is_main_process():
+        cfg.dump(work_dir / 'config.py')
+
+    # data first: bad files and labels are found before any model is built
+    train_set = build_dataset(cfg['data']['train'])
+    classes = _dataset_classes(train_set)
+    _check_num_classes(cfg, classes)
+    data_cfg = cfg['data']
+    loader_args = {k: v for k, v in data_cfg.get('train_dataloader', {}).items()}
+    train_loader = build_dataloader(
+        train_set, data_cfg['samples_per_gpu'], data_cfg.get('workers_per_gpu', 2), dist=distributed,
+        shuffle=True, seed=seed, drop_last=loader_args.pop('drop_last', False), **loader_args)
+    val_loader = None
+    eval_cfg = dict(cfg.get('evaluation') or {})
+    if 'val' in data_cfg and eval_cfg.get('interval', 1) > 0:
+        val_set = build_dataset(data_cfg['val'], default_args={'test_mode': True})
+        val_args = dict(data_cfg.get('val_dataloader', {}))
+        val_loader = build_dataloader(
+            val_set, val_args.pop('samples_per_gpu', data_cfg['samples_per_gpu']),
+            val_args.pop('workers_per_gpu', data_cfg.get('workers_per_gpu', 2)), dist=distributed,
+            shuffle=False, seed=seed, **val_args)
+
+    speed = choose_speed_settings(dev, amp=cfg.get('amp', 'auto'), channels_last=cfg.get('channels_last', 'auto'),
+                                  compile=cfg.get('compile', False), fp16=cfg.get('fp16'))
+    logger.info(f'speed settings: {speed.describe()}')
+    model = build_model(cfg, device=dev)
+    if cfg.get('sync_bn') and distributed:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    if speed.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        model.data_preprocessor.channels_last = True
+    load_from = load_from or cfg.get('load_from')
+    if load_from and not resume:
+        ckpt = load_checkpoint(load_from, unsafe=unsafe_load)
+        load_model_weights(model, get_state_dict(ckpt), strict=False, source=str(load_from))
+        logger.info(f'loaded weights from {load_from}')
+    optimizer = build_optimizer(model, dict(cfg['optimizer']))
+    step_module = TrainStep(model)
+    if speed.compile:
+        step_module = torch.compile(step_module)
+    if distributed:  # compile before wrapping, as DDP's docs advise
+        step_module = torch.nn.parallel.DistributedDataParallel(
+            step_module, device_ids=[dev.index] if dev.type == 'cuda' else None)
+
+    runner_cfg = dict(cfg.get('runner') or {'type': 'EpochBasedRunner', 'max_epochs': cfg['total_epochs']})
+    runner_cls = EpochBasedRunner if runner_cfg['type'] == 'EpochBasedRunner' else IterBasedRunner
+    meta = {'seed': seed, 'config': cfg.pretty_text, 'CLASSES': classes, 'exp_name': work_dir.name}
+    runner = runner_cls(model, optimizer, work_dir, speed, logger=logger,
+                        max_epochs=runner_cfg.get('max_epochs'), max_iters=runner_cfg.get('max_iters'), meta=meta,
+                        step_module=step_module)
+    by_epoch = runner.by_epoch
+
+    lr_hook = build_lr_updater(cfg.get('lr_config'))
+    if lr_hook is not None:
+        runner.register_hook(lr_hook)
+    opt_hook_cfg = dict(cfg.get('optimizer_config') or {})
+    opt_hook_cfg.setdefault('type', 'OptimizerHook')
+    runner.register_hook(build_from_cfg(opt_hook_cfg, HOOKS, path='optimizer_config'))
+    ckpt_cfg = dict(cfg.get('checkpoint_config') or {})
+    ckpt_cfg.setdefault('by_epoch', by_epoch)
+    runner.register_hook(build_from_cfg(dict(type='CheckpointHook', **ckpt_cfg), HOOKS, path='checkpoint_config'))
+    if val_loader is not None:
+        eval_cfg.setdefault('by_epoch', by_epoch)
+        runner.register_hook(EvalHook(val_loader, **eval_cfg))
+    log_cfg = dict(cfg.get('log_config') or {})
+    interval = log_cfg.get('interval', 10)
+    hook_cfgs = list(log_cfg.get('hooks', [{'type': 'TextLoggerHook'}]))
+    if not any(h.get('type') == 'JsonLoggerHook' for h in hook_cfgs):
+        hook_cfgs.append({'type': 'JsonLoggerHook'})
+    for i, hook_cfg in enumerate(hook_cfgs):
+        runner.register_hook(build_from_cfg(hook_cfg, HOOKS, default_args={'interval': interval,
+                                                                           'by_epoch': by_epoch},
+                                            path=f'log_config.hooks.{i}'))
+    for i, hook_cfg in enumerate(cfg.get('custom_hooks') or []):
+        hook_cfg = dict(hook_cfg)
+        priority = hook_cfg.pop('priority', None)
+        runner.register_hook(build_from_cfg(hook_cfg, HOOKS, path=f'custom_hooks.{i}'), priority)
+
+    resume = resume if resume is not None else cfg.get('resume_from')
+    if resume:
+        path = find_latest_checkpoint(work_dir) if resume is True else Path(resume)
+        if path is None:
+            raise ConfigError(f'--resume was given but {work_dir} has no latest.pth or epoch_*.pth to resume '
+                              'from; train without --resume first, or pass the checkpoint path')
+        runner.resume(path, unsafe=unsafe_load)
+
+    logger.info(f'training {cfg.filename or "config"} on {len(train_set)} images, {len(classes)} classes, '
+                f'work dir {work_dir}')
+    runner.run(train_loader)
+    return dict(runner.last_eval)

@@ -1,0 +1,1 @@
+"""The ``imgcls`` command line: thin argument parsing over :mod:`imgcls.apis`."""

@@ -1,0 +1,62 @@
+"""``imgcls config`` and ``imgcls list``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .common import add_cfg_options, load_config
+
+LISTABLE = ('backbones', 'necks', 'heads', 'losses', 'classifiers', 'datasets', 'pipelines', 'hooks',
+            'optimizers', 'configs')
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser('config', help='print the fully merged config (after _base_ and --cfg-options)')
+    p.add_argument('config')
+    add_cfg_options(p)
+    p.set_defaults(func=run_config)
+    p = sub.add_parser('list', help='list what is registered (backbones, heads, ...) or the shipped configs')
+    p.add_argument('what', nargs='?', choices=LISTABLE + ('all',), default='all')
+    p.set_defaults(func=run_list)
+
+
+def run_config(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.cfg_options)
+    print(cfg.pretty_text)
+    return 0
+
+
+def configs_dir() -> Path | None:
+    """The shipped ``configs/`` folder (next to the package in a source checkout)."""
+    here = Path(__file__).resolve().parents[2] / 'configs'
+    return here if here.is_dir() else None
+
+
+def registered(what: str) -> list[str]:
+    import imgcls.data  # noqa: F401  (registers datasets and pipelines)
+    import imgcls.engine  # noqa: F401
+    import imgcls.models  # noqa: F401
+
+    from ..registry import all_registries
+    name = {'backbones': 'backbone', 'necks': 'neck', 'heads': 'head', 'losses': 'loss',
+            'classifiers': 'classifier', 'datasets': 'dataset', 'pipelines': 'pipeline', 'hooks': 'hook',
+            'optimizers': 'optimizer'}[what]
+    return all_registries()[name].keys()
+
+
+def run_list(args: argparse.Namespace) -> int:
+    kinds = LISTABLE if args.what == 'all' else (args.what,)
+    for kind in kinds:
+        if kind == 'configs':
+            root = configs_dir()
+            items = sorted(str(p.relative_to(root.parent)) for p in root.rglob('*.py')
+                           if '_base_' not in p.parts) if root else []
+        else:
+            items = registered(kind)
+        if len(kinds) > 1:
+            print(f'{kind} ({len(items)}):')
+            print('  ' + '\n  '.join(items) if items else '  (none)')
+        else:
+            print('\n'.join(items))
+    return 0

@@ -1,0 +1,9 @@
+"""Datasets (registered in DATASETS)."""
+
+from .base_dataset import BaseDataset, evaluate_classification
+from .custom import CustomDataset
+from .dataset_wrappers import ConcatDataset, RepeatDataset
+from .digits import Digits
+
+__all__ = ['BaseDataset', 'CustomDataset', 'Digits', 'RepeatDataset', 'ConcatDataset',
+           'evaluate_classification']

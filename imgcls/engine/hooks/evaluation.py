@@ -1,0 +1,122 @@
+"""Evaluation during training: ``evaluation=dict(interval=1, metric='accuracy', save_best='auto')``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..dist import get_world_size, is_distributed, is_main_process
+from .checkpoint_hook import link_latest  # noqa: F401  (re-exported for users of this module)
+from .hook import HOOKS, Hook
+
+_GREATER_KEYS = ('acc', 'top', 'precision', 'recall', 'f1', 'map', 'auc')
+_LESS_KEYS = ('loss', 'error')
+
+
+@torch.no_grad()
+def collect_scores(model, data_loader, speed=None, dataset_len: int | None = None) -> np.ndarray:
+    """Run ``model.test_step`` over a loader and return the (N, C) class scores in dataset order."""
+    model.eval()
+    outputs = []
+    for data in data_loader:
+        ctx = speed.autocast() if speed is not None else torch.autocast('cpu', enabled=False)
+        with ctx:
+            scores = model.test_step(data)
+        outputs.append(scores.float())
+    scores = torch.cat(outputs) if outputs else torch.zeros(0)
+    if is_distributed():
+        scores = gather_in_order(scores, dataset_len)
+    return scores.cpu().numpy()
+
+
+def gather_in_order(scores: torch.Tensor, dataset_len: int | None) -> torch.Tensor:
+    """Undo DistributedSampler's interleaving and padding: rank r holds samples r, r+W, r+2W, ..."""
+    import torch.distributed as dist
+    world = get_world_size()
+    parts = [torch.zeros_like(scores) for _ in range(world)]
+    dist.all_gather(parts, scores.contiguous())
+    ordered = torch.stack(parts, dim=1).reshape(-1, *scores.shape[1:])
+    return ordered[:dataset_len] if dataset_len is not None else ordered
+
+
+def _rule_for(metric: str) -> str:
+    name = metric.lower()
+    if any(k in name for k in _LESS_KEYS):
+        return 'less'
+    return 'greater'
+
+
+@HOOKS.register_module(name=['EvalHook', 'DistEvalHook'])
+class EvalHook(Hook):
+    """Evaluates on the val loader every ``interval`` epochs (or iters) and keeps the best checkpoint."""
+
+    # before CheckpointHook, so epoch_N.pth records this evaluation's best score
+    priority = 'ABOVE_NORMAL'
+
+    def __init__(self, dataloader, interval: int = 1, by_epoch: bool = True, save_best: str | None = None,
+                 rule: str | None = None, start: int | None = None, metric='accuracy',
+                 metric_options: dict | None = None, **eval_kwargs):
+        self.dataloader, self.interval, self.by_epoch = dataloader, interval, by_epoch
+        self.save_best, self.rule, self.start = save_best, rule, start
+        self.eval_kwargs = dict(metric=metric, metric_options=metric_options, **eval_kwargs)
+        self.best_score: float | None = None
+        self.best_ckpt: str | None = None
+
+    def state_dict(self) -> dict:
+        return {'best_score': self.best_score, 'best_ckpt': self.best_ckpt}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_score = state.get('best_score')
+        self.best_ckpt = state.get('best_ckpt')
+
+    def _due(self, runner, step: int) -> bool:
+        if self.start is not None and step < self.start:
+            return False
+        return step % self.interval == 0
+
+    def after_train_epoch(self, runner) -> None:
+        if self.by_epoch and self._due(runner, runner.epoch + 1):
+            self.evaluate(runner, epoch=runner.epoch + 1)
+
+    def after_train_iter(self, runner) -> None:
+        if not self.by_epoch and self._due(runner, runner.iter + 1):
+            self.evaluate(runner, epoch=runner.epoch)
+
+    def evaluate(self, runner, epoch: int) -> dict:
+        model = runner.model
+        was_training = model.training
+        scores = collect_scores(model, self.dataloader, runner.speed, len(self.dataloader.dataset))
+        model.train(was_training)
+        results = self.dataloader.dataset.evaluate(scores, logger=runner.logger, **self.eval_kwargs)
+        runner.log_record({'mode': 'val', 'epoch': epoch, 'iter': runner.iter + (0 if self.by_epoch else 1),
+                           **{k: float(v) for k, v in results.items() if np.isscalar(v)}})
+        runner.last_eval = results
+        self._save_best(runner, results, epoch)
+        return results
+
+    def _save_best(self, runner, results: dict, epoch: int) -> None:
+        if not self.save_best:
+            return
+        key = self.save_best
+        if key == 'auto':
+            key = next(iter(k for k, v in results.items() if np.isscalar(v)), None)
+            if key is None:
+                return
+            self.save_best = key
+        if key not in results:
+            from ...errors import ConfigError
+            raise ConfigError(f'evaluation.save_best={key!r} is not among the computed metrics '
+                              f'{sorted(results)}; use one of them or "auto"')
+        rule = self.rule or _rule_for(key)
+        score = float(results[key])
+        better = self.best_score is None or (score > self.best_score if rule == 'greater' else score < self.best_score)
+        if not better:
+            return
+        self.best_score = score
+        if is_main_process():
+            path = Path(runner.work_dir) / f'best_{key}.pth'
+            runner.save_checkpoint(path, epoch=epoch, iter=runner.iter, save_optimizer=False)
+            self.best_ckpt = str(path)
+            runner.logger.info(f'new best {key} = {score:.2f} at epoch {epoch}, saved to {path}')

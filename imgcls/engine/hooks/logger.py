@@ -1,0 +1,160 @@
+"""Logging: a progress bar on the terminal, ``log.jsonl`` in the work dir, TensorBoard.
+
+Training losses stay on the device as tensors and are averaged in :class:`LogBuffer`; they are copied
+to the host once every ``log_config.interval`` iterations, so logging costs no sync per step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ..dist import all_reduce_mean, is_main_process
+from .hook import HOOKS, Hook
+
+
+class LogBuffer:
+    """Running sums of logged tensors, weighted by batch size, read out as floats on demand."""
+
+    def __init__(self):
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def update(self, values: dict, count: int = 1) -> None:
+        for key, value in values.items():
+            value = value.detach().float() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+            if key in self.sums:
+                self.sums[key] = self.sums[key] + value * count
+            else:
+                self.sums[key] = value * count
+            self.counts[key] = self.counts.get(key, 0) + count
+
+    def average(self, reduce: bool = True) -> dict[str, float]:
+        """Means since the last clear, copied to the host in one transfer (the only sync point)."""
+        if not self.sums:
+            return {}
+        keys = list(self.sums)
+        stacked = torch.stack([self.sums[k].reshape(()).to(torch.float32) / self.counts[k] for k in keys])
+        if reduce:
+            stacked = all_reduce_mean(stacked)
+        return dict(zip(keys, stacked.cpu().tolist()))
+
+    def clear(self) -> None:
+        self.sums.clear()
+        self.counts.clear()
+
+
+class LoggerHook(Hook):
+    """Base for loggers: every ``interval`` iterations it builds one record and calls ``write``."""
+
+    priority = 'VERY_LOW'
+
+    def __init__(self, interval: int = 10, ignore_last: bool = True, reset_flag: bool = False,
+                 by_epoch: bool = True):
+        self.interval = interval
+        self.by_epoch = by_epoch
+
+    def write(self, runner, record: dict) -> None:
+        raise NotImplementedError
+
+
+@HOOKS.register_module()
+class JsonLoggerHook(LoggerHook):
+    """Appends one JSON object per logged step and per evaluation to ``WORK_DIR/log.jsonl``."""
+
+    def before_run(self, runner) -> None:
+        self.path = Path(runner.work_dir) / 'log.jsonl'
+
+    def write(self, runner, record: dict) -> None:
+        if not is_main_process():
+            return
+        clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+        with open(self.path, 'a', encoding='utf-8') as f:  # one complete line per write
+            f.write(json.dumps(clean) + '\n')
+
+
+@HOOKS.register_module()
+class TextLoggerHook(LoggerHook):
+    """A tqdm progress bar (loss, lr, img/s, data-wait share, ETA) on a terminal, plain lines otherwise."""
+
+    def __init__(self, interval: int = 10, bar: bool | None = None, **kwargs):
+        super().__init__(interval, **kwargs)
+        self.bar_enabled = bar
+        self.bar = None
+
+    def before_train_epoch(self, runner) -> None:
+        if not is_main_process():
+            return
+        use_bar = sys.stderr.isatty() if self.bar_enabled is None else self.bar_enabled
+        if use_bar:
+            from tqdm import tqdm
+            self.bar = tqdm(total=runner.iters_per_epoch, desc=f'epoch {runner.epoch + 1}/{runner.max_epochs}',
+                            unit='it', leave=False, dynamic_ncols=True, file=sys.stderr)
+        self.epoch_start = time.perf_counter()
+
+    def after_train_iter(self, runner) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def after_train_epoch(self, runner) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def write(self, runner, record: dict) -> None:
+        if not is_main_process() or record.get('mode') != 'train':
+            return
+        items = [f"loss {record['loss']:.4f}" if 'loss' in record else '',
+                 f"lr {record['lr']:.3g}", f"{record['img_per_s']:.0f} img/s",
+                 f"data {100 * record['data_share']:.0f}%", f"eta {_fmt_eta(record['eta_s'])}"]
+        text = ', '.join(i for i in items if i)
+        if self.bar is not None:
+            self.bar.set_postfix_str(text, refresh=False)
+        else:
+            ep = f"epoch {record['epoch']} " if self.by_epoch else ''
+            runner.logger.info(f"{ep}iter {record['iter']}/{runner.max_iters}: {text}")
+
+
+@HOOKS.register_module()
+class TensorboardLoggerHook(LoggerHook):
+    """Scalars to ``WORK_DIR/tensorboard`` (needs the ``tensorboard`` package)."""
+
+    def __init__(self, interval: int = 10, log_dir: str | None = None, **kwargs):
+        super().__init__(interval, **kwargs)
+        self.log_dir = log_dir
+        self.writer = None
+
+    def before_run(self, runner) -> None:
+        if not is_main_process():
+            return
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError as e:
+            from ...errors import ConfigError
+            raise ConfigError('log_config has a TensorboardLoggerHook but the tensorboard package is not '
+                              'installed: pip install tensorboard (or remove the hook)') from e
+        self.writer = SummaryWriter(self.log_dir or str(Path(runner.work_dir) / 'tensorboard'))
+
+    def write(self, runner, record: dict) -> None:
+        if self.writer is None:
+            return
+        mode = record.get('mode', 'train')
+        for key, value in record.items():
+            if isinstance(value, (int, float)) and key not in ('epoch', 'iter'):
+                self.writer.add_scalar(f'{mode}/{key}', value, record.get('iter', 0))
+
+    def after_run(self, runner) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _fmt_eta(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f'{h}:{m:02d}:{s:02d}' if h else f'{m}:{s:02d}'

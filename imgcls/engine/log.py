@@ -1,0 +1,29 @@
+"""The ``imgcls`` logger: plain messages on stdout and a copy in the work dir."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from .dist import is_main_process
+
+
+def get_logger(log_file: str | Path | None = None, level: int | str = logging.INFO) -> logging.Logger:
+    """The shared ``imgcls`` logger; only rank 0 prints below WARNING."""
+    logger = logging.getLogger('imgcls')
+    logger.setLevel(level if is_main_process() else logging.WARNING)
+    logger.propagate = False
+    if not any(getattr(h, '_imgcls_stdout', False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter('%(message)s'))
+        handler._imgcls_stdout = True
+        logger.addHandler(handler)
+    for h in [h for h in logger.handlers if isinstance(h, logging.FileHandler)]:
+        logger.removeHandler(h)
+        h.close()
+    if log_file is not None and is_main_process():
+        fh = logging.FileHandler(log_file, encoding='utf-8')
+        fh.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(message)s'))
+        logger.addHandler(fh)
+    return logger

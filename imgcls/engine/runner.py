@@ -1,0 +1,229 @@
+"""The training loop: EpochBasedRunner and IterBasedRunner, driven by hooks.
+
+One iteration is: fetch a batch → ``model.train_step`` under autocast → hooks (the OptimizerHook does
+backward and step; loggers and checkpoints act on their intervals). Nothing here forces a host sync
+except the logging interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from .. import __version__
+from ..errors import CheckpointError, ImgclsError
+from .checkpoint import (
+    get_rng_state,
+    get_state_dict,
+    load_checkpoint,
+    load_model_weights,
+    save_checkpoint,
+    set_rng_state,
+    unwrap_model,
+)
+from .dist import get_world_size
+from .hooks import Hook, LogBuffer, LoggerHook, get_priority
+from .precision import SpeedSettings
+
+
+class TrainingDiverged(ImgclsError):
+    """The loss became NaN or infinite."""
+
+
+class EpochBasedRunner:
+    """Runs ``max_epochs`` passes over the training loader."""
+
+    by_epoch = True
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, work_dir: str | Path,
+                 speed: SpeedSettings, logger: logging.Logger | None = None, max_epochs: int | None = None,
+                 max_iters: int | None = None, meta: dict | None = None,
+                 step_module: torch.nn.Module | None = None):
+        self.model, self.optimizer = model, optimizer
+        # what runs one training step: the model's train_step, or a DDP / compiled wrapper of it
+        self.step_module = step_module
+        self.work_dir = Path(work_dir)
+        self.speed = speed
+        self.logger = logger or logging.getLogger('imgcls')
+        self.meta = dict(meta or {})
+        self._max_epochs, self._max_iters = max_epochs, max_iters
+        self.epoch = self.iter = self.inner_iter = 0
+        self.iters_per_epoch = 0
+        self.hooks: list[Hook] = []
+        self.log_buffer = LogBuffer()
+        self.outputs: dict = {}
+        self.last_eval: dict = {}
+        self.scaler = torch.amp.GradScaler(speed.device.type) if speed.use_scaler else None
+        self._window_losses: list[torch.Tensor] = []
+        self._stop_requested: str | None = None
+
+    # -- bookkeeping --------------------------------------------------------------
+    @property
+    def max_epochs(self) -> int:
+        return self._max_epochs if self._max_epochs is not None else math.ceil(self.max_iters / self.iters_per_epoch)
+
+    @property
+    def max_iters(self) -> int:
+        if self._max_iters is not None:
+            return self._max_iters
+        return self._max_epochs * self.iters_per_epoch
+
+    def register_hook(self, hook: Hook, priority: int | str | None = None) -> None:
+        """Insert ``hook`` so that hooks run in priority order (stable for equal priorities)."""
+        hook.priority = get_priority(priority if priority is not None else hook.priority)
+        index = len(self.hooks)
+        for i, other in enumerate(self.hooks):
+            if hook.priority < other.priority:
+                index = i
+                break
+        self.hooks.insert(index, hook)
+
+    def call_hook(self, name: str) -> None:
+        for hook in self.hooks:
+            getattr(hook, name)(self)
+
+    def log_record(self, record: dict) -> None:
+        for hook in self.hooks:
+            if isinstance(hook, LoggerHook):
+                hook.write(self, record)
+
+    def current_lr(self) -> float:
+        return self.optimizer.param_groups[0]['lr']
+
+    # -- checkpoints ----------------------------------------------------------------
+    def checkpoint_dict(self, epoch: int, iter: int, save_optimizer: bool = True) -> dict:
+        model = unwrap_model(self.model)
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        meta = dict(self.meta, epoch=epoch, iter=iter, imgcls_version=__version__,
+                    torch_version=torch.__version__, time=time.strftime('%Y-%m-%d %H:%M:%S'),
+                    rng=get_rng_state(), world_size=get_world_size())
+        ckpt = {'meta': meta, 'state_dict': state}
+        if save_optimizer:
+            ckpt['optimizer'] = self.optimizer.state_dict()
+            if self.scaler is not None:
+                ckpt['scaler'] = self.scaler.state_dict()
+            hooks = {type(h).__name__: h.state_dict() for h in self.hooks if h.state_dict() is not None}
+            if hooks:
+                ckpt['hooks'] = hooks
+        return ckpt
+
+    def save_checkpoint(self, path: str | Path, epoch: int, iter: int, save_optimizer: bool = True) -> None:
+        save_checkpoint(path, self.checkpoint_dict(epoch, iter, save_optimizer))
+
+    def resume(self, path: str | Path, unsafe: bool = False) -> None:
+        """Continue from a checkpoint: weights, optimizer, scaler, hook states, counters and RNG."""
+        ckpt = load_checkpoint(path, map_location='cpu', unsafe=unsafe)
+        if 'optimizer' not in ckpt:
+            raise CheckpointError(f'{path} has no optimizer state, so training cannot resume from it exactly '
+                                  '(it was saved for release or as a best checkpoint). Use --load-from to '
+                                  'fine-tune from its weights instead.')
+        load_model_weights(self.model, get_state_dict(ckpt), strict=True, source=str(path), skip_mismatched=False)
+        try:
+            self.optimizer.load_state_dict(ckpt['optimizer'])
+        except (ValueError, KeyError) as e:
+            raise CheckpointError(f'{path}: the optimizer state does not fit this config\'s optimizer ({e}); '
+                                  'was the optimizer or paramwise_cfg changed? Use --load-from instead.') from e
+        if self.scaler is not None and 'scaler' in ckpt:
+            self.scaler.load_state_dict(ckpt['scaler'])
+        for hook in self.hooks:
+            state = ckpt.get('hooks', {}).get(type(hook).__name__)
+            if state is not None:
+                hook.load_state_dict(state)
+        meta = ckpt.get('meta', {})
+        self.epoch, self.iter = int(meta.get('epoch', 0)), int(meta.get('iter', 0))
+        if 'rng' in meta:
+            set_rng_state(meta['rng'])
+        self.logger.info(f'resumed from {path} at epoch {self.epoch}, iter {self.iter}')
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self, train_loader) -> None:
+        self.train_loader = train_loader
+        self.iters_per_epoch = len(train_loader)
+        if self.iters_per_epoch == 0:
+            raise ImgclsError('the training loader yields no batches: the dataset is smaller than one batch '
+                              'with drop_last, or empty; lower data.samples_per_gpu')
+        self.call_hook('before_run')
+        try:
+            while not self._finished():
+                self.train_epoch(train_loader)
+        finally:
+            self.call_hook('after_run')
+
+    def _finished(self) -> bool:
+        return self.epoch >= self.max_epochs if self.by_epoch else self.iter >= self.max_iters
+
+    def train_epoch(self, loader) -> None:
+        self.model.train()
+        sampler = getattr(loader, 'sampler', None)
+        if hasattr(sampler, 'set_epoch'):
+            sampler.set_epoch(self.epoch)
+        batch_sampler = getattr(loader, 'batch_sampler', None)
+        if hasattr(getattr(batch_sampler, 'sampler', None), 'set_epoch'):
+            batch_sampler.sampler.set_epoch(self.epoch)
+        self.call_hook('before_train_epoch')
+        window_start = time.perf_counter()
+        data_time, samples = 0.0, 0
+        fetch_start = time.perf_counter()
+        for i, data in enumerate(loader):
+            data_time += time.perf_counter() - fetch_start
+            self.inner_iter = i
+            self.data_batch = data
+            self.call_hook('before_train_iter')
+            with self.speed.autocast():
+                if self.step_module is not None:
+                    self.outputs = self.step_module(data)
+                else:
+                    self.outputs = self.model.train_step(data, self.optimizer)
+            self.log_buffer.update(self.outputs['log_vars'], self.outputs['num_samples'])
+            self._window_losses.append(self.outputs['loss'].detach())
+            samples += self.outputs['num_samples']
+            self.call_hook('after_train_iter')
+            if (i + 1) % self.log_interval == 0 or i + 1 == self.iters_per_epoch:
+                self._log_window(time.perf_counter() - window_start, data_time, samples)
+                window_start, data_time, samples = time.perf_counter(), 0.0, 0
+            self.iter += 1
+            if not self.by_epoch and self.iter >= self.max_iters:
+                break
+            fetch_start = time.perf_counter()
+        self.call_hook('after_train_epoch')
+        self.epoch += 1
+
+    @property
+    def log_interval(self) -> int:
+        intervals = [h.interval for h in self.hooks if isinstance(h, LoggerHook)]
+        return max(1, min(intervals)) if intervals else 50
+
+    def _log_window(self, elapsed: float, data_time: float, samples: int) -> None:
+        """Copy the window's averages to the host (the sync point), check for divergence, log."""
+        losses = torch.stack(self._window_losses).float().cpu()  # sync point, once per log interval
+        first_iter = self.iter + 1 - len(self._window_losses)
+        self._window_losses.clear()
+        bad = (~torch.isfinite(losses)).nonzero()
+        if len(bad):
+            at = first_iter + int(bad[0])
+            raise TrainingDiverged(
+                f'the loss became {losses[bad[0]].item()} at iteration {at} (epoch {self.epoch + 1}); training '
+                f'stopped. The last good checkpoint in {self.work_dir} is kept. Lower the learning rate '
+                '(optimizer.lr), add optimizer_config.grad_clip=dict(max_norm=...), or check the data.')
+        record = {'mode': 'train', 'epoch': self.epoch + 1, 'iter': self.iter + 1, 'lr': self.current_lr()}
+        record.update(self.log_buffer.average())
+        self.log_buffer.clear()
+        iters = max(len(losses), 1)
+        record['time'] = elapsed / iters
+        record['data_time'] = data_time / iters
+        record['img_per_s'] = samples * get_world_size() / max(elapsed, 1e-9)
+        record['data_share'] = data_time / max(elapsed, 1e-9)
+        record['eta_s'] = (self.max_iters - self.iter - 1) * record['time']
+        if self.speed.device.type == 'cuda':
+            record['memory_mb'] = torch.cuda.max_memory_allocated() / 2 ** 20
+        self.log_record(record)
+
+
+class IterBasedRunner(EpochBasedRunner):
+    """Runs ``max_iters`` iterations, cycling the loader; checkpoints and evaluation count iterations."""
+
+    by_epoch = False

@@ -1,0 +1,26 @@
+"""Building blocks shared by backbones, necks and heads: layers built from configs and init helpers."""
+
+from .activation import ACTIVATION_LAYERS, HSigmoid, HSwish, Swish, build_activation_layer
+from .conv import CONV_LAYERS, build_conv_layer
+from .conv_module import ConvModule
+from .drop_path import DropPath, drop_path
+from .norm import NORM_LAYERS, build_norm_layer, infer_abbr
+from .pretrained import load_pretrained, read_state_dict
+from .weight_init import (
+    bias_init_with_prob,
+    caffe2_xavier_init,
+    constant_init,
+    initialize,
+    kaiming_init,
+    normal_init,
+    trunc_normal_init,
+    uniform_init,
+    xavier_init,
+)
+
+__all__ = [
+    'ACTIVATION_LAYERS', 'CONV_LAYERS', 'NORM_LAYERS', 'ConvModule', 'DropPath', 'HSigmoid', 'HSwish',
+    'Swish', 'bias_init_with_prob', 'build_activation_layer', 'build_conv_layer', 'build_norm_layer',
+    'caffe2_xavier_init', 'constant_init', 'drop_path', 'infer_abbr', 'initialize', 'kaiming_init',
+    'load_pretrained', 'normal_init', 'read_state_dict', 'trunc_normal_init', 'uniform_init', 'xavier_init',
+]

@@ -1,0 +1,104 @@
+"""Load pretrained weights (a local checkpoint file) into a model part."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+import torch.nn as nn
+
+from ...errors import CheckpointError, ConfigError
+
+_REMOTE_PREFIXES = ('http://', 'https://', 'torchvision://', 'open-mmlab://', 'mmcls://', 'modelzoo://')
+
+
+def _resolve(checkpoint: str) -> str:
+    """The local file for ``checkpoint``; a URL is looked up in the torch hub cache, never downloaded."""
+    if checkpoint.startswith(_REMOTE_PREFIXES):
+        cached = os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(checkpoint))
+        if checkpoint.startswith(('http://', 'https://')) and os.path.isfile(cached):
+            return cached
+        raise CheckpointError(f'pretrained checkpoint {checkpoint!r} is remote and imgcls does not download '
+                              f'weights: download the file yourself and give its local path instead'
+                              f' (a URL is also found if it is already in {os.path.dirname(cached)}).')
+    path = os.path.expanduser(checkpoint)
+    if not os.path.isfile(path):
+        raise CheckpointError(f'pretrained checkpoint {checkpoint!r} does not exist: check the path '
+                              f'(relative paths are read from {os.getcwd()}).')
+    return path
+
+
+def read_state_dict(checkpoint: str, map_location: str | torch.device = 'cpu') -> dict[str, torch.Tensor]:
+    """The tensors of a checkpoint (``.pth``, with or without a ``state_dict`` key, or ``.safetensors``)."""
+    path = _resolve(checkpoint)
+    try:
+        if path.endswith('.safetensors'):
+            from safetensors.torch import load_file
+            obj = load_file(path, device=str(map_location))
+        else:
+            obj = torch.load(path, map_location=map_location, weights_only=True)
+    except ImportError as e:
+        raise CheckpointError(f'{checkpoint!r} is a .safetensors file: pip install safetensors to read it'
+                              ) from e
+    except Exception as e:  # pickle / zip / safetensors errors all mean an unreadable file
+        raise CheckpointError(f'cannot read checkpoint {checkpoint!r}: {type(e).__name__}: {e}') from e
+    if isinstance(obj, dict):
+        for key in ('state_dict', 'model'):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f'checkpoint {checkpoint!r} holds no state dict (a dict of tensors, '
+                              f"possibly under 'state_dict').")
+    keys = list(obj)
+    if keys and all(k.startswith('module.') for k in keys):  # saved from a DDP-wrapped model
+        obj = {k[len('module.'):]: v for k, v in obj.items()}
+    return obj
+
+
+def load_pretrained(module: nn.Module, checkpoint: str | None, prefix: str | None = None,
+                    map_location: str | torch.device = 'cpu') -> tuple[list[str], list[str]]:
+    """Load ``checkpoint`` into ``module`` non-strictly, warning about keys that do not fit.
+
+    Args:
+        prefix: keep only the checkpoint keys under ``prefix.`` (e.g. ``'backbone'``), without it.
+            When not given and the checkpoint is a whole classifier, ``backbone.`` is used if
+            ``module``'s own keys do not start with it.
+
+    Returns:
+        ``(missing_keys, unexpected_keys)``.
+    """
+    if not isinstance(checkpoint, str) or not checkpoint:
+        raise ConfigError(f"a pretrained init needs checkpoint='path/to/file.pth', got {checkpoint!r}")
+    state = read_state_dict(checkpoint, map_location)
+    own = module.state_dict()
+    if prefix is None and any(k.startswith('backbone.') for k in state) \
+            and not any(k.startswith('backbone.') for k in own):
+        prefix = 'backbone'
+    if prefix:
+        head = prefix.rstrip('.') + '.'
+        state = {k[len(head):]: v for k, v in state.items() if k.startswith(head)}
+        if not state:
+            raise CheckpointError(f'checkpoint {checkpoint!r} has no keys under prefix {prefix!r}.')
+
+    mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    for k in mismatched:
+        del state[k]
+    if not any(k in own for k in state):
+        raise CheckpointError(f'checkpoint {checkpoint!r} shares no weights with {type(module).__name__} '
+                              f'(checkpoint keys start {sorted(state)[:3]}, model keys {list(own)[:3]}): '
+                              'is it for another architecture?')
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    problems = []
+    if mismatched:
+        problems.append('shape mismatch (not loaded): ' + ', '.join(
+            f'{k} {tuple(own[k].shape)}' for k in mismatched))
+    if missing:
+        problems.append('missing in checkpoint: ' + ', '.join(missing))
+    if unexpected:
+        problems.append('unexpected in checkpoint: ' + ', '.join(unexpected))
+    if problems:
+        warnings.warn(f'loading {checkpoint!r} into {type(module).__name__}: ' + '; '.join(problems),
+                      stacklevel=2)
+    return list(missing) + mismatched, list(unexpected)
