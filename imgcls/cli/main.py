@@ -9,16 +9,26 @@ import sys
 from .. import __version__
 
 
+# subcommand modules of imgcls.cli, each with add_parser(subparsers) (misc adds config and list)
+COMMAND_MODULES = ('train', 'test', 'infer', 'export', 'analyze', 'benchmark', 'cam', 'convert',
+                   'browse_dataset', 'misc')
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from . import misc, test, train
+    import importlib
     parser = argparse.ArgumentParser(
         prog='imgcls', description='imgcls: train, evaluate and ship image classifiers from config files.')
     parser.add_argument('--version', action='version', version=f'imgcls {__version__}')
     parser.add_argument('--debug', action='store_true', help='show full tracebacks for errors')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
-    train.add_parser(sub)
-    test.add_parser(sub)
-    misc.add_parsers(sub)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f'{__package__}.{name}')
+        except ModuleNotFoundError as e:
+            if e.name != f'{__package__}.{name}':
+                raise
+            continue
+        (getattr(module, 'add_parser', None) or module.add_parsers)(sub)
     for p in sub.choices.values():  # --debug after the subcommand works too
         p.add_argument('--debug', action='store_true', default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser

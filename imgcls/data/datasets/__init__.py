@@ -7,3 +7,8 @@ from .digits import Digits
 
 __all__ = ['BaseDataset', 'CustomDataset', 'Digits', 'RepeatDataset', 'ConcatDataset',
            'evaluate_classification']
+
+# modules added to this folder later register themselves too
+from ...discover import import_all_submodules  # noqa: E402
+
+__all__ += import_all_submodules(__name__, globals())

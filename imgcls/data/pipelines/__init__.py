@@ -10,3 +10,8 @@ __all__ = [
     'RandomCrop', 'RandomResizedCrop', 'RandomFlip', 'Normalize', 'ImageToTensor', 'ToTensor', 'Collect',
     'to_chw_tensor', 'to_tensor',
 ]
+
+# modules added to this folder later register themselves too
+from ...discover import import_all_submodules  # noqa: E402
+
+__all__ += import_all_submodules(__name__, globals())

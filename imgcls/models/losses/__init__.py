@@ -9,3 +9,8 @@ __all__ = [
     'Accuracy', 'accuracy', 'CrossEntropyLoss', 'cross_entropy', 'soft_cross_entropy', 'binary_cross_entropy',
     'L1Loss', 'l1_loss', 'convert_to_one_hot', 'reduce_loss', 'weight_reduce_loss', 'weighted_loss',
 ]
+
+# modules added to this folder later register themselves too
+from ...discover import import_all_submodules  # noqa: E402
+
+__all__ += import_all_submodules(__name__, globals())

@@ -1,0 +1,1 @@
+"""Analysis tools: model complexity, training curves, lr schedules, Grad-CAM."""
