@@ -78,6 +78,7 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     """
     from ..data import build_dataloader, build_dataset
     from ..engine import EpochBasedRunner, IterBasedRunner, build_optimizer, choose_speed_settings
+    from ..engine.precision import apply_channels_last_guard
     from ..engine.checkpoint import get_state_dict, load_checkpoint, load_model_weights
     from ..engine.dist import get_rank, init_distributed, is_main_process, launched_by_torchrun
     from ..engine.hooks import HOOKS, EvalHook, build_lr_updater
@@ -108,7 +109,13 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     if is_main_process():
         cfg.dump(work_dir / 'config.py')
 
-    # data first: bad files and labels are found before any model is built
+    # the model first (a misspelt type is reported at once), then the data (bad files and labels are
+    # found before any training starts)
+    speed = choose_speed_settings(dev, amp=cfg.get('amp', 'auto'), channels_last=cfg.get('channels_last', 'auto'),
+                                  compile=cfg.get('compile', False), fp16=cfg.get('fp16'))
+    model = build_model(cfg, device=dev)
+    speed = apply_channels_last_guard(speed, model, cfg.get('channels_last', 'auto'))
+    logger.info(f'speed settings: {speed.describe()}')
     train_set = build_dataset(cfg['data']['train'])
     classes = _dataset_classes(train_set)
     _check_num_classes(cfg, classes)
@@ -127,10 +134,6 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
             val_args.pop('workers_per_gpu', data_cfg.get('workers_per_gpu', 2)), dist=distributed,
             shuffle=False, seed=seed, **val_args)
 
-    speed = choose_speed_settings(dev, amp=cfg.get('amp', 'auto'), channels_last=cfg.get('channels_last', 'auto'),
-                                  compile=cfg.get('compile', False), fp16=cfg.get('fp16'))
-    logger.info(f'speed settings: {speed.describe()}')
-    model = build_model(cfg, device=dev)
     if cfg.get('sync_bn') and distributed:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if speed.channels_last:
@@ -151,7 +154,8 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
 
     runner_cfg = dict(cfg.get('runner') or {'type': 'EpochBasedRunner', 'max_epochs': cfg['total_epochs']})
     runner_cls = EpochBasedRunner if runner_cfg['type'] == 'EpochBasedRunner' else IterBasedRunner
-    meta = {'seed': seed, 'config': cfg.pretty_text, 'CLASSES': classes, 'exp_name': work_dir.name}
+    meta = {'seed': int(seed), 'config': cfg.pretty_text, 'CLASSES': [str(c) for c in classes],
+            'exp_name': work_dir.name}
     runner = runner_cls(model, optimizer, work_dir, speed, logger=logger,
                         max_epochs=runner_cfg.get('max_epochs'), max_iters=runner_cfg.get('max_iters'), meta=meta,
                         step_module=step_module)

@@ -101,9 +101,14 @@ def move_normalize_to_model(cfg: Any) -> tuple[Any, dict | None]:
         for split in ('train', 'val', 'test'):
             if split in data:
                 _strip_dataset(data[split], f'data.{split}', found, lacking)
+    # top-level ``*_pipeline`` variables are only helpers the data dict may or may not use: strip
+    # their Normalize too, but let only the pipelines in ``data`` decide the preprocessing
+    helper_steps: list[tuple[str, dict]] = []
     for key in list(new.keys()):
         if isinstance(key, str) and key.endswith('_pipeline') and isinstance(new[key], (list, tuple)):
-            new[key], _ = _strip_pipeline(list(new[key]), key, found)
+            new[key], _ = _strip_pipeline(list(new[key]), key, helper_steps)
+    if not found and not isinstance(data, Mapping):
+        found = helper_steps
     if not found:
         return new, None
     where0, params = found[0]

@@ -9,15 +9,29 @@ from pathlib import Path
 from .dist import is_main_process
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is now (it may be replaced, e.g. by test capture)."""
+
+    def __init__(self):
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def get_logger(log_file: str | Path | None = None, level: int | str = logging.INFO) -> logging.Logger:
     """The shared ``imgcls`` logger; only rank 0 prints below WARNING."""
     logger = logging.getLogger('imgcls')
     logger.setLevel(level if is_main_process() else logging.WARNING)
     logger.propagate = False
-    if not any(getattr(h, '_imgcls_stdout', False) for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stdout)
+    if not any(isinstance(h, _StdoutHandler) for h in logger.handlers):
+        handler = _StdoutHandler()
         handler.setFormatter(logging.Formatter('%(message)s'))
-        handler._imgcls_stdout = True
         logger.addHandler(handler)
     for h in [h for h in logger.handlers if isinstance(h, logging.FileHandler)]:
         logger.removeHandler(h)

@@ -68,3 +68,36 @@ def choose_speed_settings(device: torch.device, amp='auto', channels_last='auto'
         channels_last = device.type in ('cpu', 'cuda')
     return SpeedSettings(device=device, amp_dtype=dtype, channels_last=bool(channels_last),
                          compile=bool(compile), use_scaler=dtype is torch.float16, reason=reason)
+
+
+def channels_last_hazards(model: torch.nn.Module) -> list[str]:
+    """Convs whose CPU weight gradient oneDNN computes wrongly in channels_last (memory corruption).
+
+    oneDNN's 1x1 strided convolution backward-weights kernel overruns its buffer for NHWC inputs with
+    fewer input channels than its block size (oneDNN issue #6035, seen with torch 2.14 here: a
+    1x1 stride-2 conv with 8 input channels and an odd batch segfaults). We keep such models in
+    the default (NCHW) memory format for training on CPUs.
+    """
+    hazards = []
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Conv2d) and module.kernel_size == (1, 1) \
+                and max(module.stride) > 1 and module.in_channels < 16:
+            hazards.append(f'{name} ({module.in_channels} input channels, stride {module.stride[0]})')
+    return hazards
+
+
+def apply_channels_last_guard(speed: SpeedSettings, model: torch.nn.Module, requested) -> SpeedSettings:
+    """Turn channels_last off for CPU training of models that would hit :func:`channels_last_hazards`."""
+    if not speed.channels_last or speed.device.type != 'cpu':
+        return speed
+    hazards = channels_last_hazards(model)
+    if not hazards:
+        return speed
+    if requested is True:
+        raise ConfigError(
+            f'channels_last=True cannot train this model on the CPU: oneDNN computes wrong weight gradients '
+            f'(and can crash) for 1x1 strided convolutions with < 16 input channels in channels_last, e.g. '
+            f'{hazards[0]}. Use channels_last="auto" or False, or widen those layers.')
+    speed.channels_last = False
+    speed.reason += '; channels_last off: 1x1 strided convs with < 16 input channels (oneDNN issue #6035)'
+    return speed

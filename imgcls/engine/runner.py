@@ -99,7 +99,7 @@ class EpochBasedRunner:
         model = unwrap_model(self.model)
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         meta = dict(self.meta, epoch=epoch, iter=iter, imgcls_version=__version__,
-                    torch_version=torch.__version__, time=time.strftime('%Y-%m-%d %H:%M:%S'),
+                    torch_version=str(torch.__version__), time=time.strftime('%Y-%m-%d %H:%M:%S'),
                     rng=get_rng_state(), world_size=get_world_size())
         ckpt = {'meta': meta, 'state_dict': state}
         if save_optimizer:
