@@ -434,12 +434,12 @@ def _set_path(node: Any, parts: list[str], value: Any, done: list[str], full_key
     head, rest = parts[0], parts[1:]
     where = repr('.'.join(done)) if done else 'the config'
     if isinstance(node, dict):
-        if head not in node:
-            close = _close_keys(head, node, cutoff=0.6 if rest else 0.8)
-            if rest or close:
-                typo = '' if rest else ' (a new key this close to an existing one is taken for a typo)'
-                raise ConfigError(f'cannot set {full_key!r}: {where} has no key {head!r}{typo}.'
-                                  f'{_did_you_mean(close)} Keys of {where}: {_key_list(node)}.')
+        # a new leaf key is fine (constructor arguments the config leaves at their defaults); a misspelt
+        # one is reported when its dict is built, with the valid argument names
+        if head not in node and rest:
+            close = _close_keys(head, node, cutoff=0.6)
+            raise ConfigError(f'cannot set {full_key!r}: {where} has no key {head!r}.'
+                              f'{_did_you_mean(close)} Keys of {where}: {_key_list(node)}.')
         node[head] = (_merge_value(node.get(head), value) if not rest else
                       _set_path(node[head], rest, value, done + [head], full_key, allow_list_keys))
         return node

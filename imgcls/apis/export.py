@@ -17,8 +17,10 @@ as it was (written atomically).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
+import logging
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +71,7 @@ class ExportResult:
     input_dtype: str
     output_name: str
     dynamic_batch: bool
+    opset: int | None = None  # ONNX only
     max_abs_diff: dict[int, float] = field(default_factory=dict)  # batch size -> max |exported - torch|
     verified: bool = False
 
@@ -76,7 +79,8 @@ class ExportResult:
         """One printable paragraph: file, input, output and the verification."""
         batch = 'N' if self.dynamic_batch else str(self.input_shape[0])
         shape = ', '.join([batch] + [str(s) for s in self.input_shape[1:]])
-        text = (f'exported {self.path} ({self.format}, exporter: {self.exporter}); input "{INPUT_NAME}": '
+        fmt = f'onnx opset {self.opset}' if self.opset is not None else self.format
+        text = (f'exported {self.path} ({fmt}, exporter: {self.exporter}); input "{INPUT_NAME}": '
                 f'{self.input_dtype} ({shape}), output "{self.output_name}"')
         if self.verified:
             diffs = ', '.join(f'batch {b}: {d:.2e}' for b, d in self.max_abs_diff.items())
@@ -128,12 +132,38 @@ def _check_args(fmt: str, opset: int | None, atol: float, shape: tuple[int, ...]
         raise ConfigError(f'the input shape must be positive (C, H, W), got {shape!r}')
 
 
+@contextlib.contextmanager
+def _quiet_exporter_logs():
+    """Hide the exporters' progress and version-conversion chatter; what matters is reported by us."""
+    loggers = [logging.getLogger(name) for name in ('torch.onnx', 'torch.export', 'onnxscript', 'onnx_ir')]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def onnx_opset(model_bytes: bytes) -> int | None:
+    """The default-domain (ai.onnx) opset version of a serialised model."""
+    import onnx
+    model = onnx.load_from_string(model_bytes)
+    return next((o.version for o in model.opset_import if o.domain in ('', 'ai.onnx')), None)
+
+
 def _onnx_dynamo(module: nn.Module, x: torch.Tensor, output_name: str, dynamic: bool, opset: int | None) -> bytes:
     dynamic_shapes = {'img': {0: torch.export.Dim('batch', min=1)}} if dynamic else None
-    program = torch.onnx.export(module, (x,), None, dynamo=True, input_names=[INPUT_NAME],
-                                output_names=[output_name], opset_version=opset, dynamic_shapes=dynamic_shapes,
-                                verbose=False, external_data=False)
-    return program.model_proto.SerializeToString()
+    with _quiet_exporter_logs(), contextlib.redirect_stdout(io.StringIO()):
+        program = torch.onnx.export(module, (x,), None, dynamo=True, input_names=[INPUT_NAME],
+                                    output_names=[output_name], opset_version=opset, dynamic_shapes=dynamic_shapes,
+                                    verbose=False, external_data=False)
+    model_bytes = program.model_proto.SerializeToString()
+    got = onnx_opset(model_bytes)
+    if opset is not None and got != opset:  # it converts down from its lowest opset (18) and may fail quietly
+        raise RuntimeError(f'it produced opset {got} instead of the requested {opset}')
+    return model_bytes
 
 
 def _onnx_torchscript(module: nn.Module, x: torch.Tensor, output_name: str, dynamic: bool,
@@ -165,31 +195,36 @@ def export_onnx_bytes(module: nn.Module, x: torch.Tensor, output_name: str, dyna
                               'or --format torchscript') from second
 
 
-def run_onnx(model_bytes: bytes, x: torch.Tensor) -> np.ndarray:
-    """Run a serialised ONNX model on ``x`` with ONNX Runtime on the CPU."""
+def onnx_runner(model_bytes: bytes):
+    """A function running the serialised ONNX model on a tensor with ONNX Runtime (CPU)."""
     import onnxruntime as ort
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only
     session = ort.InferenceSession(model_bytes, options, providers=['CPUExecutionProvider'])
-    return session.run(None, {INPUT_NAME: x.numpy()})[0]
+    return lambda x: session.run(None, {INPUT_NAME: x.numpy()})[0]
 
 
-def run_torchscript(model_bytes: bytes, x: torch.Tensor) -> np.ndarray:
-    """Load a serialised TorchScript module and run it on ``x``."""
-    loaded = torch.jit.load(io.BytesIO(model_bytes), map_location='cpu')
-    with torch.no_grad():
-        return loaded(x).numpy()
+def torchscript_runner(model_bytes: bytes):
+    """A function running the serialised TorchScript module on a tensor."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', FutureWarning)  # torch.jit's deprecation notice
+        loaded = torch.jit.load(io.BytesIO(model_bytes), map_location='cpu')
+
+    def run(x: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            return loaded(x).numpy()
+    return run
 
 
-def verify_outputs(run_exported, model_bytes: bytes, module: nn.Module, batch_sizes: list[int],
-                   shape: tuple[int, ...], uint8: bool, atol: float, what: str) -> dict[int, float]:
-    """Compare the exported model with PyTorch on random batches; raise ImgclsError beyond ``atol``."""
+def verify_outputs(run_exported, module: nn.Module, batch_sizes: list[int], shape: tuple[int, ...], uint8: bool,
+                   atol: float, what: str) -> dict[int, float]:
+    """Compare ``run_exported(x)`` with PyTorch on random batches; raise ImgclsError beyond ``atol``."""
     diffs = {}
     for n in batch_sizes:
         x = example_input((n, *shape), uint8, seed=n)
         with torch.no_grad():
             expected = module(x).numpy()
-        got = run_exported(model_bytes, x)
+        got = run_exported(x)
         if got.shape != expected.shape:
             raise ImgclsError(f'{what}: the exported model returned shape {got.shape} for batch {n}, '
                               f'PyTorch {expected.shape}; nothing was written')
@@ -229,17 +264,25 @@ def export_model(model: nn.Module, out: str | Path, fmt: str = 'onnx', shape: tu
     x = example_input((2 if dynamic_batch else 1, *shape), include_preprocess)
     if fmt == 'onnx':
         model_bytes, exporter = export_onnx_bytes(module, x, output_name, dynamic_batch, opset)
-        run_exported = run_onnx
+        make_runner = onnx_runner
     else:
         model_bytes, exporter = _trace_bytes(module, x), 'jit.trace'
-        run_exported = run_torchscript
+        make_runner = torchscript_runner
     result = ExportResult(path=out, format=fmt, exporter=exporter, input_shape=tuple(x.shape),
                           input_dtype='uint8' if include_preprocess else 'float32', output_name=output_name,
-                          dynamic_batch=dynamic_batch)
+                          dynamic_batch=dynamic_batch, opset=onnx_opset(model_bytes) if fmt == 'onnx' else None)
     if verify:
         batches = [1, 2, 5] if dynamic_batch else [1]
-        result.max_abs_diff = verify_outputs(run_exported, model_bytes, module, batches, tuple(shape),
-                                             include_preprocess, atol, f'{fmt} export to {out}')
+        try:
+            result.max_abs_diff = verify_outputs(make_runner(model_bytes), module, batches, tuple(shape),
+                                                 include_preprocess, atol, f'{fmt} export to {out}')
+        except ImgclsError:
+            raise
+        except Exception as e:  # the runtime rejected the file: as much a failed check as a wrong output
+            runtime = 'ONNX Runtime' if fmt == 'onnx' else 'torch.jit.load'
+            raise ImgclsError(f'{fmt} export to {out}: {runtime} could not run the exported model '
+                              f'({type(e).__name__}: {str(e)[:300]}); nothing was written. Try another --opset '
+                              'or --format') from e
         result.verified = True
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, model_bytes)
@@ -249,9 +292,10 @@ def export_model(model: nn.Module, out: str | Path, fmt: str = 'onnx', shape: tu
 def _trace_bytes(module: nn.Module, x: torch.Tensor) -> bytes:
     """``torch.jit.trace`` the module and serialise it (the batch size stays free in the trace)."""
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # TracerWarnings about Python values; verification checks the result
+        # TracerWarnings about Python values (verification checks the result) and torch.jit's deprecation
+        warnings.simplefilter('ignore')
         with torch.no_grad():
             traced = torch.jit.trace(module, (x,), check_trace=False)
-    buf = io.BytesIO()
-    torch.jit.save(traced, buf)
+        buf = io.BytesIO()
+        torch.jit.save(traced, buf)
     return buf.getvalue()

@@ -25,6 +25,30 @@ def load_trained_model(cfg, checkpoint: str | None, device, unsafe_load: bool = 
     return model, meta
 
 
+def _check_metrics_early(dataset, metric, options) -> None:
+    """Evaluate made-up scores of a few images, so that a misspelt metric or option fails before the long
+    forward pass (for datasets that use imgcls's single- or multi-label evaluation)."""
+    from ..data.datasets import BaseDataset
+    from ..evaluation import evaluate_multilabel, evaluate_single_label
+    method = getattr(type(dataset), 'evaluate', None)
+    labels = np.asarray(dataset.get_gt_labels())[:64] if hasattr(dataset, 'get_gt_labels') else None
+    if labels is None or len(labels) == 0:
+        return
+    if method is BaseDataset.evaluate and labels.ndim == 1:
+        fake = np.eye(int(labels.max()) + 1, dtype=np.float32)[labels]
+        check = evaluate_single_label
+    elif labels.ndim == 2 and type(dataset).__name__ == 'MultiLabelDataset':
+        fake, check = np.clip(labels, 0, 1).astype(np.float32), evaluate_multilabel
+    else:
+        return
+    try:
+        check(fake, labels, metric, options)
+    except ConfigError:
+        raise
+    except Exception:  # noqa: BLE001 - anything else is for the real evaluation to report
+        return
+
+
 def test_model(cfg, checkpoint: str | None, metrics=None, metric_options: dict | None = None,
                device: str | None = None, split: str = 'test', unsafe_load: bool = False,
                batch_size: int | None = None) -> tuple[dict, np.ndarray, object]:
@@ -45,9 +69,38 @@ def test_model(cfg, checkpoint: str | None, metrics=None, metric_options: dict |
     speed = choose_speed_settings(dev, amp=cfg.get('amp', 'auto'), channels_last=cfg.get('channels_last', 'auto'))
     if speed.channels_last:
         model.data_preprocessor.channels_last = True
-    scores = collect_scores(model, loader, speed, len(dataset))
     eval_cfg = dict(cfg.get('evaluation') or {})
     metric = metrics or eval_cfg.get('metric', 'accuracy')
     options = metric_options if metric_options is not None else eval_cfg.get('metric_options')
+    _check_metrics_early(dataset, metric, options)
+    scores = collect_scores(model, loader, speed, len(dataset))
     results = dataset.evaluate(scores, metric=metric, metric_options=options)
     return results, scores, dataset
+
+
+def write_test_figures(show_dir: str, dataset, scores: np.ndarray, num_hardest: int = 16) -> list[str]:
+    """Write ``confusion_matrix.png`` and ``hardest.png`` (the most confidently misclassified images, as the
+    test pipeline gives them, before normalisation) to ``show_dir``; return their paths."""
+    from pathlib import Path
+
+    from ..analysis.plots import hardest_examples, plot_confusion_matrix, plot_image_grid
+    from ..evaluation import confusion_matrix
+    labels = np.asarray(dataset.get_gt_labels())
+    if labels.ndim != 1:
+        raise ConfigError('--show-dir draws a confusion matrix and the hardest images of a single-label '
+                          'dataset; this dataset has multi-label ground truth')
+    out = Path(show_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    classes = list(getattr(dataset, 'CLASSES', None) or [])
+    names = classes + [str(i) for i in range(len(classes), scores.shape[1])]
+    cm_path, grid_path = out / 'confusion_matrix.png', out / 'hardest.png'
+    plot_confusion_matrix(confusion_matrix(scores, labels), names, cm_path)
+    hardest = hardest_examples(scores, labels, num_hardest)
+    images, captions = [], []
+    for i in hardest:
+        pred = int(np.argmax(scores[i]))
+        images.append(dataset[i]['img'])
+        captions.append(f'#{i} true: {names[labels[i]]}\npred: {names[pred]} ({scores[i][pred]:.2f})')
+    plot_image_grid(images, captions, grid_path,
+                    title=f'{len(hardest)} most confident mistakes (of {int((scores.argmax(1) != labels).sum())})')
+    return [str(cm_path), str(grid_path)]

@@ -67,6 +67,79 @@ def _check_num_classes(cfg, classes: list[str]) -> None:
                           f'--cfg-options model.head.num_classes={len(classes)}')
 
 
+def build_loaders(cfg, distributed: bool, seed: int):
+    """The train dataset and loader, and the val loader (None without ``data.val`` or evaluation)."""
+    from ..data import build_dataloader, build_dataset
+    data_cfg = cfg['data']
+    train_set = build_dataset(data_cfg['train'])
+    classes = _dataset_classes(train_set)
+    _check_num_classes(cfg, classes)
+    train_args = dict(data_cfg.get('train_dataloader', {}))
+    train_loader = build_dataloader(
+        train_set, train_args.pop('samples_per_gpu', data_cfg['samples_per_gpu']),
+        train_args.pop('workers_per_gpu', data_cfg.get('workers_per_gpu', 2)), dist=distributed,
+        shuffle=True, seed=seed, drop_last=train_args.pop('drop_last', False), **train_args)
+    eval_cfg = dict(cfg.get('evaluation') or {})
+    if 'val' not in data_cfg or eval_cfg.get('interval', 1) <= 0:
+        return train_set, train_loader, None
+    val_set = build_dataset(data_cfg['val'], default_args={'test_mode': True})
+    val_args = dict(data_cfg.get('val_dataloader', {}))
+    val_loader = build_dataloader(
+        val_set, val_args.pop('samples_per_gpu', data_cfg['samples_per_gpu']),
+        val_args.pop('workers_per_gpu', data_cfg.get('workers_per_gpu', 2)), dist=distributed,
+        shuffle=False, seed=seed, **val_args)
+    return train_set, train_loader, val_loader
+
+
+def register_hooks(runner, cfg, val_loader) -> None:
+    """The hooks the config's runtime keys ask for, in mmcls 0.x order and priorities."""
+    from ..engine.hooks import HOOKS, EvalHook, build_lr_updater
+    by_epoch = runner.by_epoch
+    lr_hook = build_lr_updater(cfg.get('lr_config'))
+    if lr_hook is not None:
+        runner.register_hook(lr_hook)
+    opt_hook_cfg = dict(cfg.get('optimizer_config') or {})
+    opt_hook_cfg.setdefault('type', 'OptimizerHook')
+    runner.register_hook(build_from_cfg(opt_hook_cfg, HOOKS, path='optimizer_config'))
+    ckpt_cfg = dict(cfg.get('checkpoint_config') or {})
+    ckpt_cfg.setdefault('by_epoch', by_epoch)
+    runner.register_hook(build_from_cfg(dict(type='CheckpointHook', **ckpt_cfg), HOOKS, path='checkpoint_config'))
+    if val_loader is not None:
+        eval_cfg = dict(cfg.get('evaluation') or {})
+        eval_cfg.setdefault('by_epoch', by_epoch)
+        runner.register_hook(EvalHook(val_loader, **eval_cfg))
+    log_cfg = dict(cfg.get('log_config') or {})
+    interval = log_cfg.get('interval', 10)
+    hook_cfgs = list(log_cfg.get('hooks', [{'type': 'TextLoggerHook'}]))
+    if not any(h.get('type') == 'JsonLoggerHook' for h in hook_cfgs):
+        hook_cfgs.append({'type': 'JsonLoggerHook'})  # log.jsonl is part of the work-dir contract
+    for i, hook_cfg in enumerate(hook_cfgs):
+        runner.register_hook(build_from_cfg(hook_cfg, HOOKS, default_args={'interval': interval, 'by_epoch': by_epoch},
+                                            path=f'log_config.hooks.{i}'))
+    for i, hook_cfg in enumerate(cfg.get('custom_hooks') or []):
+        hook_cfg = dict(hook_cfg)
+        priority = hook_cfg.pop('priority', None)
+        runner.register_hook(build_from_cfg(hook_cfg, HOOKS, path=f'custom_hooks.{i}'), priority)
+
+
+def resolve_resume(resume, cfg, work_dir: Path) -> Path | None:
+    """The checkpoint to resume from: ``--resume [CKPT]``, ``resume_from``, or a torchrun restart."""
+    from ..engine.dist import launched_by_torchrun
+    if resume is None:
+        resume = cfg.get('resume_from')
+    restarted = launched_by_torchrun() and int(os.environ.get('TORCHELASTIC_RESTART_COUNT', 0)) > 0
+    if not resume and restarted:
+        # torchrun --max-restarts restarted the workers after a failure: continue from the last checkpoint
+        return find_latest_checkpoint(work_dir)
+    if not resume:
+        return None
+    path = find_latest_checkpoint(work_dir) if resume is True else Path(resume)
+    if path is None:
+        raise ConfigError(f'--resume was given but {work_dir} has no latest.pth or epoch_*.pth to resume '
+                          'from; train without --resume first, or pass the checkpoint path')
+    return path
+
+
 def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bool | None = None,
                 load_from: str | None = None, seed: int | None = None, deterministic: bool = False,
                 device: str | None = None, unsafe_load: bool = False) -> dict:
@@ -76,13 +149,11 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
         resume: a checkpoint path, or True for ``latest.pth`` in the work dir.
         load_from: weights to start from (fine-tuning); overrides ``cfg.load_from``.
     """
-    from ..data import build_dataloader, build_dataset
     from ..engine import EpochBasedRunner, IterBasedRunner, build_optimizer, choose_speed_settings
-    from ..engine.precision import apply_channels_last_guard
     from ..engine.checkpoint import get_state_dict, load_checkpoint, load_model_weights
     from ..engine.dist import get_rank, init_distributed, is_main_process, launched_by_torchrun
-    from ..engine.hooks import HOOKS, EvalHook, build_lr_updater
     from ..engine.log import get_logger
+    from ..engine.precision import apply_channels_last_guard
     from ..engine.seed import random_seed, set_random_seed
 
     cfg = copy.deepcopy(cfg)
@@ -99,12 +170,8 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
         work_dir.mkdir(parents=True, exist_ok=True)
     logger = get_logger(work_dir / 'train.log' if is_main_process() else None)
 
-    if seed is None:
-        seed = cfg.get('seed')
-    if seed is None:
-        seed = random_seed()
-    deterministic = deterministic or bool(cfg.get('deterministic', False))
-    set_random_seed(seed + get_rank(), deterministic)
+    seed = next(s for s in (seed, cfg.get('seed'), random_seed()) if s is not None)
+    set_random_seed(seed + get_rank(), deterministic or bool(cfg.get('deterministic', False)))
     cfg['seed'] = seed
     if is_main_process():
         cfg.dump(work_dir / 'config.py')
@@ -116,31 +183,17 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     model = build_model(cfg, device=dev)
     speed = apply_channels_last_guard(speed, model, cfg.get('channels_last', 'auto'))
     logger.info(f'speed settings: {speed.describe()}')
-    train_set = build_dataset(cfg['data']['train'])
+    train_set, train_loader, val_loader = build_loaders(cfg, distributed, seed)
     classes = _dataset_classes(train_set)
-    _check_num_classes(cfg, classes)
-    data_cfg = cfg['data']
-    loader_args = {k: v for k, v in data_cfg.get('train_dataloader', {}).items()}
-    train_loader = build_dataloader(
-        train_set, data_cfg['samples_per_gpu'], data_cfg.get('workers_per_gpu', 2), dist=distributed,
-        shuffle=True, seed=seed, drop_last=loader_args.pop('drop_last', False), **loader_args)
-    val_loader = None
-    eval_cfg = dict(cfg.get('evaluation') or {})
-    if 'val' in data_cfg and eval_cfg.get('interval', 1) > 0:
-        val_set = build_dataset(data_cfg['val'], default_args={'test_mode': True})
-        val_args = dict(data_cfg.get('val_dataloader', {}))
-        val_loader = build_dataloader(
-            val_set, val_args.pop('samples_per_gpu', data_cfg['samples_per_gpu']),
-            val_args.pop('workers_per_gpu', data_cfg.get('workers_per_gpu', 2)), dist=distributed,
-            shuffle=False, seed=seed, **val_args)
 
     if cfg.get('sync_bn') and distributed:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
     if speed.channels_last:
         model = model.to(memory_format=torch.channels_last)
         model.data_preprocessor.channels_last = True
+    resume_path = resolve_resume(resume, cfg, work_dir)
     load_from = load_from or cfg.get('load_from')
-    if load_from and not resume:
+    if load_from and resume_path is None:
         ckpt = load_checkpoint(load_from, unsafe=unsafe_load)
         load_model_weights(model, get_state_dict(ckpt), strict=False, source=str(load_from))
         logger.info(f'loaded weights from {load_from}')
@@ -156,44 +209,11 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     runner_cls = EpochBasedRunner if runner_cfg['type'] == 'EpochBasedRunner' else IterBasedRunner
     meta = {'seed': int(seed), 'config': cfg.pretty_text, 'CLASSES': [str(c) for c in classes],
             'exp_name': work_dir.name}
-    runner = runner_cls(model, optimizer, work_dir, speed, logger=logger,
-                        max_epochs=runner_cfg.get('max_epochs'), max_iters=runner_cfg.get('max_iters'), meta=meta,
-                        step_module=step_module)
-    by_epoch = runner.by_epoch
-
-    lr_hook = build_lr_updater(cfg.get('lr_config'))
-    if lr_hook is not None:
-        runner.register_hook(lr_hook)
-    opt_hook_cfg = dict(cfg.get('optimizer_config') or {})
-    opt_hook_cfg.setdefault('type', 'OptimizerHook')
-    runner.register_hook(build_from_cfg(opt_hook_cfg, HOOKS, path='optimizer_config'))
-    ckpt_cfg = dict(cfg.get('checkpoint_config') or {})
-    ckpt_cfg.setdefault('by_epoch', by_epoch)
-    runner.register_hook(build_from_cfg(dict(type='CheckpointHook', **ckpt_cfg), HOOKS, path='checkpoint_config'))
-    if val_loader is not None:
-        eval_cfg.setdefault('by_epoch', by_epoch)
-        runner.register_hook(EvalHook(val_loader, **eval_cfg))
-    log_cfg = dict(cfg.get('log_config') or {})
-    interval = log_cfg.get('interval', 10)
-    hook_cfgs = list(log_cfg.get('hooks', [{'type': 'TextLoggerHook'}]))
-    if not any(h.get('type') == 'JsonLoggerHook' for h in hook_cfgs):
-        hook_cfgs.append({'type': 'JsonLoggerHook'})
-    for i, hook_cfg in enumerate(hook_cfgs):
-        runner.register_hook(build_from_cfg(hook_cfg, HOOKS, default_args={'interval': interval,
-                                                                           'by_epoch': by_epoch},
-                                            path=f'log_config.hooks.{i}'))
-    for i, hook_cfg in enumerate(cfg.get('custom_hooks') or []):
-        hook_cfg = dict(hook_cfg)
-        priority = hook_cfg.pop('priority', None)
-        runner.register_hook(build_from_cfg(hook_cfg, HOOKS, path=f'custom_hooks.{i}'), priority)
-
-    resume = resume if resume is not None else cfg.get('resume_from')
-    if resume:
-        path = find_latest_checkpoint(work_dir) if resume is True else Path(resume)
-        if path is None:
-            raise ConfigError(f'--resume was given but {work_dir} has no latest.pth or epoch_*.pth to resume '
-                              'from; train without --resume first, or pass the checkpoint path')
-        runner.resume(path, unsafe=unsafe_load)
+    runner = runner_cls(model, optimizer, work_dir, speed, logger=logger, max_epochs=runner_cfg.get('max_epochs'),
+                        max_iters=runner_cfg.get('max_iters'), meta=meta, step_module=step_module)
+    register_hooks(runner, cfg, val_loader)
+    if resume_path is not None:
+        runner.resume(resume_path, unsafe=unsafe_load)
 
     logger.info(f'training {cfg.filename or "config"} on {len(train_set)} images, {len(classes)} classes, '
                 f'work dir {work_dir}')

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from .analyze_tools import TOOLS
 from .common import add_cfg_options, load_config
 
-# other analyses register here: name -> (add_arguments(parser), run(args))
-ANALYSES: dict = {}
+# other analyses register here: name -> (add_arguments(parser), run(args)[, help])
+ANALYSES: dict = dict(TOOLS)
 
 
 def add_parser(sub) -> None:
@@ -20,8 +21,8 @@ def add_parser(sub) -> None:
     c.add_argument('--depth', type=int, default=2, help='module levels to show (default 2)')
     add_cfg_options(c)
     c.set_defaults(func=run_complexity)
-    for name, (add_arguments, run) in ANALYSES.items():
-        q = asub.add_parser(name)
+    for name, (add_arguments, run, *help_text) in ANALYSES.items():
+        q = asub.add_parser(name, help=help_text[0] if help_text else None)
         add_arguments(q)
         q.set_defaults(func=run)
 

@@ -43,8 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     debug = getattr(args, 'debug', False) or os.environ.get('IMGCLS_DEBUG') == '1'
+    from ..engine.runner import TrainingInterrupted
     try:
         return args.func(args) or 0
+    except TrainingInterrupted as e:
+        print(f'imgcls {args.command}: {e}', file=sys.stderr)
+        return 130
     except ImgclsError as e:
         if debug:
             raise

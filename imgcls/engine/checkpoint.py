@@ -125,9 +125,10 @@ def load_model_weights(model: nn.Module, state_dict: dict, strict: bool = False,
     Returns the lists of ``missing``, ``unexpected`` and ``mismatched`` keys.
     """
     model = unwrap_model(model)
+    from ..models.layers.pretrained import adapt_input_conv_weights, apply_load_hooks
     if skip_mismatched:  # fine-tuning: RGB weights into a model with another number of input channels
-        from ..models.layers.pretrained import adapt_input_conv_weights
         state_dict = adapt_input_conv_weights(state_dict, model)
+    state_dict = apply_load_hooks(model, state_dict)  # e.g. ViT resizes pos_embed for another image size
     own = model.state_dict()
     mismatched = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
                   for k, v in state_dict.items() if k in own and own[k].shape != v.shape]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -32,6 +34,10 @@ from .precision import SpeedSettings
 
 class TrainingDiverged(ImgclsError):
     """The loss became NaN or infinite."""
+
+
+class TrainingInterrupted(ImgclsError):
+    """SIGINT / SIGTERM arrived; a resumable checkpoint was saved."""
 
 
 class EpochBasedRunner:
@@ -60,6 +66,8 @@ class EpochBasedRunner:
         self.scaler = torch.amp.GradScaler(speed.device.type) if speed.use_scaler else None
         self._window_losses: list[torch.Tensor] = []
         self._stop_requested: str | None = None
+        self._resume_inner_iter = 0
+        self._resume_rng: dict | None = None
 
     # -- bookkeeping --------------------------------------------------------------
     @property
@@ -109,6 +117,10 @@ class EpochBasedRunner:
             hooks = {type(h).__name__: h.state_dict() for h in self.hooks if h.state_dict() is not None}
             if hooks:
                 ckpt['hooks'] = hooks
+        ema = next((h for h in self.hooks if type(h).__name__ == 'EMAHook'), None)
+        if ema is not None and ema.ema:
+            ckpt['state_dict_ema'] = {k: v.detach().cpu() for k, v in ema.ema.items()}
+            ckpt.get('hooks', {}).pop('EMAHook', None)
         return ckpt
 
     def save_checkpoint(self, path: str | Path, epoch: int, iter: int, save_optimizer: bool = True) -> None:
@@ -129,15 +141,22 @@ class EpochBasedRunner:
                                   'was the optimizer or paramwise_cfg changed? Use --load-from instead.') from e
         if self.scaler is not None and 'scaler' in ckpt:
             self.scaler.load_state_dict(ckpt['scaler'])
+        hook_states = dict(ckpt.get('hooks', {}))
+        if 'state_dict_ema' in ckpt:
+            hook_states['EMAHook'] = {'ema': ckpt['state_dict_ema']}
         for hook in self.hooks:
-            state = ckpt.get('hooks', {}).get(type(hook).__name__)
+            state = hook_states.get(type(hook).__name__)
             if state is not None:
                 hook.load_state_dict(state)
         meta = ckpt.get('meta', {})
         self.epoch, self.iter = int(meta.get('epoch', 0)), int(meta.get('iter', 0))
-        if 'rng' in meta:
-            set_rng_state(meta['rng'])
-        self.logger.info(f'resumed from {path} at epoch {self.epoch}, iter {self.iter}')
+        # a checkpoint saved mid-epoch (on SIGINT/SIGTERM) records how far into the epoch it got
+        self._resume_inner_iter = int(meta.get('inner_iter', 0))
+        self._resume_rng = meta.get('rng')
+        if self._resume_rng is not None and not self._resume_inner_iter:
+            set_rng_state(self._resume_rng)
+        where = f', {self._resume_inner_iter} iterations into epoch {self.epoch + 1}' if self._resume_inner_iter else ''
+        self.logger.info(f'resumed from {path} at epoch {self.epoch}, iter {self.iter}{where}')
 
     # -- the loop -----------------------------------------------------------------------
     def run(self, train_loader) -> None:
@@ -147,11 +166,47 @@ class EpochBasedRunner:
             raise ImgclsError('the training loader yields no batches: the dataset is smaller than one batch '
                               'with drop_last, or empty; lower data.samples_per_gpu')
         self.call_hook('before_run')
+        previous = self._install_signal_handlers()
         try:
             while not self._finished():
                 self.train_epoch(train_loader)
         finally:
+            self._restore_signal_handlers(previous)
             self.call_hook('after_run')
+
+    def _install_signal_handlers(self) -> dict:
+        """On SIGINT/SIGTERM finish the current iteration, save a resumable checkpoint, then stop."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+
+        def request_stop(signum, frame):
+            if self._stop_requested is not None:  # a second signal: stop now
+                raise KeyboardInterrupt
+            self._stop_requested = signal.Signals(signum).name
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, request_stop)
+        return previous
+
+    @staticmethod
+    def _restore_signal_handlers(previous: dict) -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    def _stop_now(self) -> None:
+        """Save ``latest.pth`` at the current position (mid-epoch) and raise TrainingInterrupted."""
+        from .dist import is_main_process
+        from .hooks.checkpoint_hook import link_latest
+        path = self.work_dir / f'interrupted_iter_{self.iter}.pth'
+        if is_main_process():
+            ckpt = self.checkpoint_dict(self.epoch, self.iter)
+            ckpt['meta']['inner_iter'] = self.inner_iter + 1
+            save_checkpoint(path, ckpt)
+            link_latest(path, self.work_dir / 'latest.pth')
+        raise TrainingInterrupted(
+            f'{self._stop_requested} received: stopped after iteration {self.iter} (epoch {self.epoch + 1}) and '
+            f'saved a resumable checkpoint to {path}; continue with `imgcls train ... --resume`.')
 
     def _finished(self) -> bool:
         return self.epoch >= self.max_epochs if self.by_epoch else self.iter >= self.max_iters
@@ -165,10 +220,17 @@ class EpochBasedRunner:
         if hasattr(getattr(batch_sampler, 'sampler', None), 'set_epoch'):
             batch_sampler.sampler.set_epoch(self.epoch)
         self.call_hook('before_train_epoch')
+        batches = iter(loader)
+        skip, self._resume_inner_iter = self._resume_inner_iter, 0
+        if skip:  # resuming mid-epoch: the sampler's order is fixed by (seed, epoch), so skip what was done
+            for _ in range(skip):
+                next(batches)
+            if self._resume_rng is not None:
+                set_rng_state(self._resume_rng)
         window_start = time.perf_counter()
         data_time, samples = 0.0, 0
         fetch_start = time.perf_counter()
-        for i, data in enumerate(loader):
+        for i, data in enumerate(batches, start=skip):
             data_time += time.perf_counter() - fetch_start
             self.inner_iter = i
             self.data_batch = data
@@ -186,6 +248,8 @@ class EpochBasedRunner:
                 self._log_window(time.perf_counter() - window_start, data_time, samples)
                 window_start, data_time, samples = time.perf_counter(), 0.0, 0
             self.iter += 1
+            if self._stop_requested is not None:
+                self._stop_now()
             if not self.by_epoch and self.iter >= self.max_iters:
                 break
             fetch_start = time.perf_counter()

@@ -40,10 +40,15 @@ def test_cls_head_loss_and_accuracy():
     assert losses['accuracy']['top-1'].tolist() == [100.0]
 
 
-@pytest.mark.parametrize('topk', [0, (1, 0), (1, -2), '1', [1, 5], (), 1.5, True])
+@pytest.mark.parametrize('topk', [0, (1, 0), (1, -2), '1', [1, -5], (), 1.5, True])
 def test_cls_head_rejects_bad_topk(topk):
     with pytest.raises(ValueError, match='topk'):
         ClsHead(topk=topk)
+
+
+def test_cls_head_accepts_a_list_topk():
+    # JSON / YAML configs and --cfg-options have lists, not tuples
+    assert ClsHead(topk=[1, 5]).topk == (1, 5)
 
 
 def test_cls_head_simple_test():

@@ -17,7 +17,12 @@ _LESS_KEYS = ('loss', 'error')
 
 @torch.no_grad()
 def collect_scores(model, data_loader, speed=None, dataset_len: int | None = None) -> np.ndarray:
-    """Run ``model.test_step`` over a loader and return the (N, C) class scores in dataset order."""
+    """Run ``model.test_step`` over a loader and return the (N, C) class scores in dataset order.
+
+    Under torch.distributed, a loader whose sampler shares the data out between the processes
+    (``num_replicas`` > 1, as DistributedSampler) has its parts gathered from every rank and put back
+    in dataset order, without the sampler's padding; a loader that is not shared is kept as it is.
+    """
     model.eval()
     outputs = []
     for data in data_loader:
@@ -26,19 +31,53 @@ def collect_scores(model, data_loader, speed=None, dataset_len: int | None = Non
             scores = model.test_step(data)
         outputs.append(scores.float())
     scores = torch.cat(outputs) if outputs else torch.zeros(0)
-    if is_distributed():
+    sampler = _sharing_sampler(data_loader)
+    if is_distributed() and sampler is not None:
+        if getattr(sampler, 'shuffle', False):
+            from ...errors import ConfigError
+            raise ConfigError('the evaluation data loader shuffles (its sampler has shuffle=True): build it with '
+                              'shuffle=False so the gathered scores can be put back in dataset order')
         scores = gather_in_order(scores, dataset_len)
     return scores.cpu().numpy()
 
 
+def _sharing_sampler(data_loader):
+    """The loader's sampler if it splits the dataset between processes (``num_replicas`` > 1), else None."""
+    batch_sampler = getattr(data_loader, 'batch_sampler', None)
+    for sampler in (getattr(batch_sampler, 'sampler', None), getattr(data_loader, 'sampler', None)):
+        if sampler is not None and getattr(sampler, 'num_replicas', 1) > 1:
+            return sampler
+    return None
+
+
 def gather_in_order(scores: torch.Tensor, dataset_len: int | None) -> torch.Tensor:
-    """Undo DistributedSampler's interleaving and padding: rank r holds samples r, r+W, r+2W, ..."""
+    """Undo DistributedSampler's interleaving and padding.
+
+    With ``shuffle=False`` the sampler pads 0..N-1 by wrapping around to a multiple of the world size W
+    and rank r takes positions r, r+W, r+2W, ...; so interleaving the ranks' rows restores positions
+    0, 1, 2, ... and the first N rows are the dataset, each image once.
+    """
     import torch.distributed as dist
+
+    from ...errors import DataError
     world = get_world_size()
+    # every rank holds the same number of rows (the sampler pads); check it, as all_gather needs it
+    size = torch.tensor([scores.shape[0]], device=scores.device)
+    sizes = [torch.zeros_like(size) for _ in range(world)]
+    dist.all_gather(sizes, size)
+    counts = [int(s) for s in sizes]
+    if len(set(counts)) != 1:
+        raise DataError(f'evaluation: the processes scored different numbers of images {counts}; the '
+                        'evaluation loader must give every rank the same share (DistributedSampler does)')
     parts = [torch.zeros_like(scores) for _ in range(world)]
     dist.all_gather(parts, scores.contiguous())
     ordered = torch.stack(parts, dim=1).reshape(-1, *scores.shape[1:])
-    return ordered[:dataset_len] if dataset_len is not None else ordered
+    if dataset_len is None:
+        return ordered
+    if len(ordered) < dataset_len:
+        raise DataError(f'evaluation: the {world} processes scored {len(ordered)} of {dataset_len} images; '
+                        'the evaluation loader drops samples (drop_last=True?): use drop_last=False')
+    return ordered[:dataset_len]
 
 
 def _rule_for(metric: str) -> str:
@@ -90,6 +129,16 @@ class EvalHook(Hook):
         scores = collect_scores(model, self.dataloader, runner.speed, len(self.dataloader.dataset))
         model.train(was_training)
         results = self.dataloader.dataset.evaluate(scores, logger=runner.logger, **self.eval_kwargs)
+        ema = next((h for h in runner.hooks if type(h).__name__ == 'EMAHook'), None)
+        if ema is not None and ema.ema:
+            ema.swap(runner)
+            try:
+                ema_scores = collect_scores(model, self.dataloader, runner.speed, len(self.dataloader.dataset))
+            finally:
+                ema.swap(runner)
+                model.train(was_training)
+            ema_results = self.dataloader.dataset.evaluate(ema_scores, logger=runner.logger, **self.eval_kwargs)
+            results.update({f'ema_{k}': v for k, v in ema_results.items()})
         runner.log_record({'mode': 'val', 'epoch': epoch, 'iter': runner.iter + (0 if self.by_epoch else 1),
                            **{k: float(v) for k, v in results.items() if np.isscalar(v)}})
         runner.last_eval = results

@@ -18,6 +18,8 @@ def _check_topk(topk) -> tuple[int, ...]:
     """Return ``topk`` as a tuple of positive ints, or raise ConfigError naming it."""
     if isinstance(topk, int) and not isinstance(topk, bool):
         topk = (topk,)
+    if isinstance(topk, list):  # JSON / YAML configs and --cfg-options have no tuples
+        topk = tuple(topk)
     if (not isinstance(topk, tuple) or not topk
             or not all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in topk)):
         raise ConfigError(f'topk must be a positive int or a tuple of positive ints such as (1, 5), '

@@ -57,6 +57,61 @@ def read_state_dict(checkpoint: str, map_location: str | torch.device = 'cpu') -
     return obj
 
 
+def _first_conv(model: nn.Module) -> tuple[str, nn.Module] | None:
+    """The state-dict key of the weight of the first convolution registered in ``model``, and the conv."""
+    for name, module in model.named_modules():
+        if isinstance(module, nn.modules.conv._ConvNd):
+            return (f'{name}.weight' if name else 'weight'), module
+    return None
+
+
+def adapt_input_conv_weights(state_dict: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """Fit the RGB filters of a checkpoint's first conv to a model whose first conv takes other channels.
+
+    For a model taking C != 3 channels where the checkpoint's first conv takes 3: C = 1 sums the RGB
+    filters (a gray image is R = G = B); C > 1 repeats them cyclically (RGBRGB...) over the C channels
+    and scales them by 3 / C, so the response to a constant input keeps its size. Other keys, and a
+    checkpoint that does not match that pattern, are returned as they are.
+
+    Returns:
+        ``state_dict`` with the adapted weight (a new dict when something changed).
+    """
+    found = _first_conv(model)
+    if found is None:
+        return state_dict
+    key, conv = found
+    weight = state_dict.get(key)
+    target = conv.weight
+    if (weight is None or weight.dim() != target.dim() or weight.dim() < 3 or weight.shape[1] != 3
+            or conv.in_channels == 3 or conv.groups != 1 or weight.shape[0] != target.shape[0]
+            or weight.shape[2:] != target.shape[2:]):
+        return state_dict
+    channels = conv.in_channels
+    rgb = weight.float()
+    if channels == 1:
+        adapted = rgb.sum(dim=1, keepdim=True)
+    else:
+        repeats = -(-channels // 3)  # ceil
+        adapted = rgb.repeat(1, repeats, *([1] * (rgb.dim() - 2)))[:, :channels] * (3 / channels)
+    how = 'summed the RGB filters' if channels == 1 else f'repeated the RGB filters, scaled by 3/{channels}'
+    warnings.warn(f'adapted the pretrained {key} from 3 to {channels} input channels ({how})', stacklevel=3)
+    return {**state_dict, key: adapted.to(weight.dtype)}
+
+
+def apply_load_hooks(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Run the model's load-state-dict pre-hooks on a copy of ``state_dict``.
+
+    Models resize some weights to fit while loading (ViT's position embedding for another image
+    size, Swin's relative-position tables for another window): doing that first means such weights
+    are loaded, not skipped as shape mismatches.
+    """
+    state = dict(state_dict)
+    for name, module in model.named_modules():
+        for hook in list(module._load_state_dict_pre_hooks.values()):
+            hook(state, f'{name}.' if name else '', {}, False, [], [], [])
+    return state
+
+
 def load_pretrained(module: nn.Module, checkpoint: str | None, prefix: str | None = None,
                     map_location: str | torch.device = 'cpu') -> tuple[list[str], list[str]]:
     """Load ``checkpoint`` into ``module`` non-strictly, warning about keys that do not fit.
@@ -81,6 +136,8 @@ def load_pretrained(module: nn.Module, checkpoint: str | None, prefix: str | Non
         state = {k[len(head):]: v for k, v in state.items() if k.startswith(head)}
         if not state:
             raise CheckpointError(f'checkpoint {checkpoint!r} has no keys under prefix {prefix!r}.')
+    state = adapt_input_conv_weights(state, module)
+    state = apply_load_hooks(module, state)
 
     mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
     for k in mismatched:

@@ -1,0 +1,60 @@
+"""Optimizers from config: any torch.optim class, paramwise_cfg multipliers, fused kernels."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+
+from imgcls.engine import build_optimizer
+from imgcls.errors import ConfigError
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+        self.head = nn.Linear(4, 2)
+
+
+def group_of(opt, param):
+    return next(g for g in opt.param_groups if any(p is param for p in g['params']))
+
+
+def test_any_torch_optimizer_by_name():
+    for name in ('SGD', 'AdamW', 'RMSprop', 'Adagrad'):
+        opt = build_optimizer(Net(), dict(type=name, lr=0.01))
+        assert type(opt).__name__ == name
+
+
+def test_paramwise_multipliers():
+    net = Net()
+    opt = build_optimizer(net, dict(type='SGD', lr=0.1, weight_decay=1e-4, paramwise_cfg=dict(
+        norm_decay_mult=0.0, bias_decay_mult=0.5, custom_keys={'head': dict(lr_mult=10.0, decay_mult=2.0)})))
+    assert group_of(opt, net.backbone[1].weight)['weight_decay'] == 0.0
+    assert group_of(opt, net.backbone[0].bias)['weight_decay'] == pytest.approx(5e-5)
+    assert group_of(opt, net.backbone[0].weight)['weight_decay'] == pytest.approx(1e-4)
+    head = group_of(opt, net.head.weight)
+    assert head['lr'] == pytest.approx(1.0) and head['weight_decay'] == pytest.approx(2e-4)
+
+
+def test_frozen_parameters_are_left_out():
+    net = Net()
+    net.backbone.requires_grad_(False)
+    opt = build_optimizer(net, dict(type='SGD', lr=0.1))
+    assert sum(len(g['params']) for g in opt.param_groups) == 2
+
+
+def test_fused_by_default_where_torch_has_it():
+    assert build_optimizer(Net(), dict(type='SGD', lr=0.1, momentum=0.9)).defaults['fused'] is True
+    assert build_optimizer(Net(), dict(type='SGD', lr=0.1, foreach=True)).defaults.get('fused') in (None, False)
+
+
+@pytest.mark.parametrize('cfg, words', [(dict(type='SDG', lr=0.1), ['SDG', 'SGD']),
+                                        (dict(lr=0.1), ['type']),
+                                        (dict(type='SGD'), ['lr']),
+                                        (dict(type='SGD', lr=0.1, paramwise_cfg=dict(norm_decay=0)), ['norm_decay'])])
+def test_errors_name_the_problem(cfg, words):
+    with pytest.raises(ConfigError) as e:
+        build_optimizer(Net(), cfg)
+    assert all(w in str(e.value) for w in words)

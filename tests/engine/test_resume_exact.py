@@ -1,0 +1,83 @@
+"""Exact resume: 4 epochs straight == 2 epochs, SIGKILL during epoch 3, --resume (deterministic fp32)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ARGS = ['--deterministic', '--seed', '3', '--cfg-options', 'runner.max_epochs=4', 'amp=None', 'channels_last=False']
+
+
+def train(config: Path, work: Path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    return subprocess.Popen([sys.executable, '-m', 'imgcls', 'train', str(config), '--work-dir', str(work), *ARGS,
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+
+
+def wait_for_epoch(work: Path, proc: subprocess.Popen, epoch: int, timeout: float = 240) -> None:
+    """Block until log.jsonl shows a training step of ``epoch``."""
+    log = work / 'log.jsonl'
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f'training ended before epoch {epoch}: {proc.stdout.read()}')
+        if log.exists():
+            for line in log.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if rec.get('mode') == 'train' and rec.get('epoch') == epoch:
+                    return
+        time.sleep(0.05)
+    raise AssertionError(f'epoch {epoch} never started')
+
+
+def final_weights(work: Path) -> dict:
+    return torch.load(work / 'epoch_4.pth', weights_only=True)['state_dict']
+
+
+def test_kill_and_resume_gives_bitwise_identical_weights(tiny_config, tmp_path):
+    straight = train(tiny_config, tmp_path / 'straight')
+    assert straight.wait(timeout=600) == 0, straight.stdout.read()
+
+    killed = train(tiny_config, tmp_path / 'killed')
+    wait_for_epoch(tmp_path / 'killed', killed, 3)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert not (tmp_path / 'killed' / 'epoch_4.pth').exists()
+    resumed = train(tiny_config, tmp_path / 'killed', '--resume')
+    out, _ = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, out
+    assert 'resumed from' in out
+
+    a, b = final_weights(tmp_path / 'straight'), final_weights(tmp_path / 'killed')
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f'weights differ after resume: {different[:5]}'
+
+
+def test_sigterm_saves_a_resumable_checkpoint(tiny_config, tmp_path):
+    work = tmp_path / 'work'
+    proc = train(tiny_config, work)
+    wait_for_epoch(work, proc, 2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert 'resumable checkpoint' in out
+    latest = torch.load(work / 'latest.pth', weights_only=True)
+    assert latest['meta']['inner_iter'] > 0 and 'optimizer' in latest
+    resumed = train(tiny_config, work, '--resume')
+    out, _ = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, out
+    assert (work / 'epoch_4.pth').is_file()
+    iters = [json.loads(line)['iter'] for line in (work / 'log.jsonl').read_text().splitlines()
+             if json.loads(line)['mode'] == 'train']
+    assert max(iters) == 48

@@ -1,0 +1,135 @@
+"""Every backbone imgcls registers, built small: forward/backward, out_indices, frozen_stages, train/eval.
+
+A backbone registered without an entry in SMALL is built with no arguments and fed 2x3x64x64 images,
+so a new model is tested the moment it is registered; add an entry when it needs arguments or a
+smaller size to stay fast.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import torch
+from torch.nn.modules.batchnorm import _BatchNorm
+
+import imgcls.models  # noqa: F401  (registers every backbone)
+from imgcls.models.builder import BACKBONES, build_backbone
+
+# type -> (kwargs, input side): the smallest settings that still exercise the architecture
+SMALL_STEM = dict(stem_channels=16, base_channels=16)
+SMALL: dict[str, tuple[dict, int]] = {
+    'ResNet': (dict(depth=18, **SMALL_STEM), 32),
+    'ResNetV1c': (dict(depth=18, **SMALL_STEM), 32),
+    'ResNetV1d': (dict(depth=18, **SMALL_STEM), 32),
+    'ResNet_CIFAR': (dict(depth=18, **SMALL_STEM), 16),
+    'ResNeXt': (dict(depth=50, **SMALL_STEM), 32),
+    'SEResNet': (dict(depth=50, **SMALL_STEM), 32),
+    'SEResNeXt': (dict(depth=50, **SMALL_STEM), 32),
+    'VGG': (dict(depth=11, norm_cfg=dict(type='BN')), 32),
+    'RegNet': (dict(arch='regnetx_400mf'), 32),
+    'MobileNetV2': (dict(widen_factor=0.5), 32),
+    'MobileNetV3': (dict(arch='small'), 32),
+    'ShuffleNetV2': (dict(widen_factor=0.5), 32),
+    'EfficientNet': (dict(arch='b0'), 32),
+    'ConvNeXt': (dict(arch=dict(depths=[1, 1, 2, 1], channels=[16, 32, 64, 128])), 32),
+    'VisionTransformer': (dict(arch=dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
+                               img_size=32, patch_size=8), 32),
+    # 64 px, patch 4, window 2: 16, 8, 4 and 2 tokens a side, shifted windows in the 2-block stage
+    'SwinTransformer': (dict(arch=dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4]),
+                             img_size=64, window_size=2), 64),
+    # mmcls names other helpers may register later
+    'LeNet5': (dict(num_classes=-1), 32),
+    'AlexNet': (dict(num_classes=-1), 64),
+}
+DEFAULT = ({}, 64)
+CHANNELS = {'LeNet5': 1}
+BATCH = 2  # two samples: BatchNorm in training needs more than one value per channel
+
+# the package's own backbones (not the toy ones other test files register)
+NAMES = sorted(k for k in BACKBONES.keys() if getattr(BACKBONES.get(k), '__module__', '').startswith('imgcls.'))
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _one_thread():
+    """Tiny batches run faster on one thread (no OpenMP hand-offs), most of all on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _accepts(cls, name: str) -> bool:
+    params = inspect.signature(cls).parameters
+    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def _build(name: str, **extra):
+    """The backbone ``name`` with its small settings plus ``extra``, and a matching input batch."""
+    kwargs, side = SMALL.get(name, DEFAULT)
+    cls = BACKBONES.get(name)
+    # keep only what the constructor takes, so a different signature does not break the test
+    kwargs = {k: v for k, v in {**kwargs, **extra}.items() if _accepts(cls, k)}
+    torch.manual_seed(0)
+    model = build_backbone(dict(type=name, **kwargs))
+    return model, torch.randn(BATCH, CHANNELS.get(name, 3), side, side)
+
+
+def _tensors(out) -> list[torch.Tensor]:
+    """All tensors in a (possibly nested) backbone output: ViT gives [patch_token, cls_token] pairs."""
+    if isinstance(out, torch.Tensor):
+        return [out]
+    return [t for item in out for t in _tensors(item)]
+
+
+def test_every_backbone_is_covered():
+    assert {'ResNet', 'ResNet_CIFAR', 'ResNetV1c', 'ResNetV1d'} <= set(NAMES)
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_forward_backward_and_modes(name):
+    model, x = _build(name)
+    if hasattr(model, 'init_weights'):
+        model.init_weights()
+    assert model.train() is model and model.training
+    x.requires_grad_(True)
+    out = model(x)
+    assert isinstance(out, tuple) and len(out) >= 1, f'{name} must return a tuple of feature maps'
+    tensors = _tensors(out)
+    assert all(t.shape[0] == BATCH and torch.isfinite(t).all() for t in tensors)
+    sum(t.float().mean() for t in tensors).backward()
+    # gradients reach the input, through every layer
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert any(g is not None for g in grads) and all(torch.isfinite(g).all() for g in grads if g is not None)
+    assert model.eval() is model and not any(m.training for m in model.modules())
+    assert model.train() is model and model.training
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_out_indices_and_frozen_stages(name):
+    cls = BACKBONES.get(name)
+    has_out, has_frozen = _accepts(cls, 'out_indices'), _accepts(cls, 'frozen_stages')
+    if not (has_out or has_frozen):
+        pytest.skip(f'{name} has neither out_indices nor frozen_stages')
+    extra = dict(out_indices=(0, 1)) if has_out else {}
+    if has_frozen:
+        extra['frozen_stages'] = 1
+    model, x = _build(name, **extra)
+    assert model.train() is model
+    frozen_norms = [m for m in model.modules() if isinstance(m, _BatchNorm) and m.weight is not None
+                    and not any(p.requires_grad for p in m.parameters())]
+    before = [m.running_mean.clone() for m in frozen_norms]
+    with torch.no_grad():
+        out = model(x)  # in training mode
+    if has_out:
+        assert len(out) == 2, f'{name}(out_indices=(0, 1)) gave {len(out)} outputs'
+        one, _ = _build(name, out_indices=(1,))
+        with torch.no_grad():
+            assert len(one.eval()(x)) == 1, f'{name}(out_indices=(1,)) did not give 1 output'
+    if has_frozen:
+        assert any(not p.requires_grad for p in model.parameters()), f'{name}(frozen_stages=1) froze nothing'
+        assert any(p.requires_grad for p in model.parameters()), f'{name}(frozen_stages=1) froze everything'
+        assert all(not m.training for m in frozen_norms), f'{name}: a frozen BatchNorm is in training mode'
+        # the frozen norms' statistics do not move while the rest of the model trains
+        assert all(torch.equal(b, m.running_mean) for b, m in zip(before, frozen_norms))
