@@ -226,20 +226,59 @@ _YamlLoader.add_implicit_resolver(
 
 def _load_data(path: str, text: str, ext: str) -> Any:
     """Parse a ``.json`` or ``.yaml`` config as data."""
-    if ext == '.json':
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ConfigError(f'invalid JSON in config {path}, line {e.lineno}, column {e.colno}: {e.msg}'
-                              f'\n    {_line(text, e.lineno)}') from None
     try:
+        if ext == '.json':
+            return json.loads(text)
         return yaml.load(text, Loader=_YamlLoader)  # a SafeLoader: builds plain data only
+    except json.JSONDecodeError as e:
+        raise ConfigError(f'invalid JSON in config {path}, line {e.lineno}, column {e.colno}: {e.msg}'
+                          f'\n    {_line(text, e.lineno)}') from None
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
         lineno = mark.line + 1 if mark is not None else None
         problem = getattr(e, 'problem', None) or str(e)
         raise ConfigError(f'invalid YAML in config {path}, line {lineno}: {problem}'
                           f'\n    {_line(text, lineno)}') from None
+    except RecursionError:
+        raise ConfigError(f'config {path} is nested too deeply to read (more than {_MAX_DEPTH} levels are '
+                          'not supported)') from None
+    except (ValueError, OverflowError) as e:  # e.g. an integer of more than 4300 digits
+        raise ConfigError(f'config {path} holds a value that cannot be read: {e}') from None
+
+
+_MAX_DEPTH = 100  # nesting levels of dicts and lists
+_MAX_VALUES = 1_000_000  # values counted with repeats: YAML aliases can multiply a small file ("billion laughs")
+
+
+def _check_size(content: Any, path: str) -> None:
+    """Refuse a config nested too deeply, containing itself, or expanding to millions of values.
+
+    Merging and dumping walk the config recursively: such a value would overflow the stack or run for
+    hours instead of failing with a message.
+    """
+    on_path: set[int] = set()
+    stack: list[tuple[Any, int, bool]] = [(content, 0, False)]
+    visits = 0
+    while stack:
+        node, depth, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(node))
+            continue
+        visits += 1
+        if visits > _MAX_VALUES:
+            raise ConfigError(f'config {path} expands to more than {_MAX_VALUES:,} values (YAML anchors and '
+                              'aliases that refer to each other?); a config this large is not supported')
+        if not isinstance(node, (dict, list, tuple)):
+            continue
+        if id(node) in on_path:
+            raise ConfigError(f'config {path} holds a value that contains itself (a recursive YAML alias?); '
+                              'configs must be trees of plain values')
+        if depth >= _MAX_DEPTH:
+            raise ConfigError(f'config {path} is nested more than {_MAX_DEPTH} levels deep')
+        on_path.add(id(node))
+        stack.append((node, depth, True))
+        children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+        stack.extend((child, depth + 1, False) for child in children)
 
 
 def _load_single(path: str, referenced_by: str | None) -> tuple[dict, str]:
@@ -253,6 +292,7 @@ def _load_single(path: str, referenced_by: str | None) -> tuple[dict, str]:
     content = _load_py(path, text) if ext == '.py' else _load_data(path, text, ext)
     if content is None:  # an empty YAML file
         content = {}
+    _check_size(content, path)
     if not isinstance(content, dict):
         raise ConfigError(f'the top level of config {path} must be a mapping of keys to values, '
                           f'got {type(content).__name__}')
@@ -298,6 +338,9 @@ def _cycle_message(chain: list[str], real: str) -> str:
 def _load_tree(path: str, chain: list[str], referenced_by: str | None = None
                ) -> tuple[dict, list[tuple[str, str]]]:
     """Load ``path`` merged over its bases; returns (content, [(file, text), ...] bases first)."""
+    if '\x00' in path:  # the OS cannot open such a name; say so instead of a ValueError
+        where = f' (listed in _base_ of {referenced_by})' if referenced_by else ''
+        raise ConfigError(f'config path {path!r}{where} contains a NUL character')
     real = os.path.realpath(path)
     if real in chain:
         raise ConfigError(_cycle_message(chain, real))

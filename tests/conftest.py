@@ -30,7 +30,7 @@ runner = dict(max_epochs=2)
 lr_config = dict(warmup_iters=3)
 log_config = dict(interval=50)
 checkpoint_config = dict(interval=1, max_keep_ckpts=1)
-# channels_last training of this 8-channel model crashes in oneDNN when the batch size changes (CPU)
+# 8-channel 1x1 strided convs: oneDNN issue #6035 in channels_last training on CPU (see engine/precision.py)
 channels_last = False
 '''
 

@@ -249,7 +249,7 @@ def _result(scores: torch.Tensor, topk: int, classes: Sequence[str] | None) -> d
 
 
 def inference_model(model: nn.Module, imgs, topk: int = 1, batch_size: int = 32, tta: bool = False):
-    """Predict the class of one image or a list of images.
+    """Predict the class of one image or a list of images (the model is put in eval mode).
 
     Args:
         imgs: a path, an (H, W, C) uint8 RGB numpy array, a PIL image, a (C, H, W) uint8 torch tensor,

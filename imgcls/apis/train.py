@@ -48,9 +48,11 @@ def find_latest_checkpoint(work_dir: Path) -> Path | None:
     latest = work_dir / 'latest.pth'
     if latest.is_file():
         return latest
-    ckpts = sorted(work_dir.glob('epoch_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
-    ckpts = ckpts or sorted(work_dir.glob('iter_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
-    return ckpts[-1] if ckpts else None
+    for prefix in ('epoch_', 'iter_'):  # names like epoch_final.pth (a user's copy) are not ours: skip them
+        ckpts = [p for p in work_dir.glob(f'{prefix}*.pth') if p.stem[len(prefix):].isdigit()]
+        if ckpts:
+            return max(ckpts, key=lambda p: int(p.stem[len(prefix):]))
+    return None
 
 
 def _dataset_classes(dataset) -> list[str]:
@@ -135,8 +137,11 @@ def resolve_resume(resume, cfg, work_dir: Path) -> Path | None:
         return None
     path = find_latest_checkpoint(work_dir) if resume is True else Path(resume)
     if path is None:
-        raise ConfigError(f'--resume was given but {work_dir} has no latest.pth or epoch_*.pth to resume '
-                          'from; train without --resume first, or pass the checkpoint path')
+        # a job script that always passes --resume must work on its first run, or after a kill that came
+        # before the first checkpoint: there is nothing to lose, so start from the beginning
+        import logging
+        logging.getLogger('imgcls').warning(f'--resume: {work_dir} has no latest.pth or epoch_*.pth yet; '
+                                            'starting from the beginning')
     return path
 
 
@@ -180,7 +185,9 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     # found before any training starts)
     speed = choose_speed_settings(dev, amp=cfg.get('amp', 'auto'), channels_last=cfg.get('channels_last', 'auto'),
                                   compile=cfg.get('compile', False), fp16=cfg.get('fp16'))
-    model = build_model(cfg, device=dev)
+    from ..models.layers.pretrained import allow_unsafe_pretrained
+    with allow_unsafe_pretrained(unsafe_load):  # --unsafe-load covers init_cfg Pretrained files too
+        model = build_model(cfg, device=dev)
     speed = apply_channels_last_guard(speed, model, cfg.get('channels_last', 'auto'))
     logger.info(f'speed settings: {speed.describe()}')
     train_set, train_loader, val_loader = build_loaders(cfg, distributed, seed)

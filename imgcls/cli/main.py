@@ -8,10 +8,9 @@ import sys
 
 from .. import __version__
 
-
 # subcommand modules of imgcls.cli, each with add_parser(subparsers) (misc adds config and list)
 COMMAND_MODULES = ('train', 'test', 'infer', 'export', 'analyze', 'benchmark', 'cam', 'convert',
-                   'browse_dataset', 'misc')
+                   'browse_dataset', 'publish', 'misc')
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -52,14 +52,32 @@ def _stack_other(values: list[Any]) -> Any:
     return list(values)
 
 
+def _take_skipped(batch: Sequence[Mapping]) -> tuple[list[Mapping], list[str]]:
+    """The samples without their ``'_skipped'`` markers, and the paths the markers held."""
+    skipped: list[str] = []
+    clean = []
+    for sample in batch:
+        if '_skipped' in sample:
+            skipped.extend(sample['_skipped'])
+            sample = {k: v for k, v in sample.items() if k != '_skipped'}
+        clean.append(sample)
+    return clean, skipped
+
+
 def collate(batch: Sequence[Mapping]) -> dict:
     """Batch samples: ``img`` → (N, C, H, W) (uint8 as loaded), ``gt_label`` → int64 (N,) or
-    float (N, K), ``img_metas`` → list of dicts, other tensors stacked, other values listed."""
+    float (N, K), ``img_metas`` → list of dicts, other tensors stacked, other values listed.
+
+    A sample that stands in for unreadable images (``skip_bad_images=True``) carries their paths
+    under ``'_skipped'``; they are gathered into ``batch['skipped']`` (a list of paths, present
+    only when not empty), which imgcls's data loader moves to ``dataset.bad_images``.
+    """
     if len(batch) == 0:
         raise DataError('cannot collate an empty batch')
     if not all(isinstance(s, Mapping) for s in batch):
         raise DataError('each sample must be a dict (the output of a pipeline), '
                         f'got {type(batch[0]).__name__}')
+    batch, skipped = _take_skipped(batch)
     keys = list(batch[0].keys())
     for i, sample in enumerate(batch):
         if set(sample.keys()) != set(keys):
@@ -76,4 +94,6 @@ def collate(batch: Sequence[Mapping]) -> dict:
             out[key] = values
         else:
             out[key] = _stack_other(values)
+    if skipped:
+        out['skipped'] = skipped
     return out

@@ -37,8 +37,26 @@ def init_distributed(device: str) -> torch.device:
     else:
         backend, dev = 'gloo', torch.device('cpu')
     if not is_distributed():
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=backend, **_attempt_store())
     return dev
+
+
+def _attempt_store() -> dict:
+    """A rendezvous store whose keys are private to this torchrun attempt.
+
+    After ``--max-restarts`` restarts the workers, torchrun's store still holds the previous attempt's
+    gloo addresses; a new rank could read a dead peer's address and fail to connect (seen with torch
+    2.14 on CPU). Prefixing the keys with the restart count keeps attempts apart.
+    """
+    attempt = int(os.environ.get('TORCHELASTIC_RESTART_COUNT', 0))
+    if attempt == 0 or 'MASTER_ADDR' not in os.environ:
+        return {}
+    from datetime import timedelta
+    rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
+    agent_hosts = os.environ.get('TORCHELASTIC_USE_AGENT_STORE') == 'True'
+    store = dist.TCPStore(os.environ['MASTER_ADDR'], int(os.environ['MASTER_PORT']), world,
+                          is_master=not agent_hosts and rank == 0, timeout=timedelta(minutes=10), multi_tenant=True)
+    return {'store': dist.PrefixStore(f'imgcls/attempt_{attempt}', store), 'rank': rank, 'world_size': world}
 
 
 def barrier() -> None:

@@ -220,13 +220,17 @@ class EpochBasedRunner:
         if hasattr(getattr(batch_sampler, 'sampler', None), 'set_epoch'):
             batch_sampler.sampler.set_epoch(self.epoch)
         self.call_hook('before_train_epoch')
-        batches = iter(loader)
         skip, self._resume_inner_iter = self._resume_inner_iter, 0
-        if skip:  # resuming mid-epoch: the sampler's order is fixed by (seed, epoch), so skip what was done
-            for _ in range(skip):
+        if skip and hasattr(sampler, 'set_start') and loader.batch_size:
+            # resuming mid-epoch: the order is fixed by (seed, epoch), so start after what was done
+            sampler.set_start(skip * loader.batch_size)
+            batches = iter(loader)
+        else:
+            batches = iter(loader)
+            for _ in range(skip):  # a sampler of the user's: load and drop the batches already done
                 next(batches)
-            if self._resume_rng is not None:
-                set_rng_state(self._resume_rng)
+        if skip and self._resume_rng is not None:
+            set_rng_state(self._resume_rng)
         window_start = time.perf_counter()
         data_time, samples = 0.0, 0
         fetch_start = time.perf_counter()
@@ -253,8 +257,20 @@ class EpochBasedRunner:
             if not self.by_epoch and self.iter >= self.max_iters:
                 break
             fetch_start = time.perf_counter()
+        self._report_bad_images(loader)
         self.call_hook('after_train_epoch')
         self.epoch += 1
+
+    def _report_bad_images(self, loader) -> None:
+        """With ``skip_bad_images=True`` unreadable images are skipped; say which, once each."""
+        bad = list(getattr(loader.dataset, 'bad_images', None) or [])
+        reported = getattr(self, '_bad_reported', 0)
+        if len(bad) > reported:
+            new = bad[reported:]
+            self.logger.warning(f'skipped {len(new)} unreadable image(s) this epoch ({len(bad)} so far): '
+                                + ', '.join(map(str, new[:20])) + (' ...' if len(new) > 20 else ''))
+            self.log_record({'mode': 'data', 'epoch': self.epoch + 1, 'skipped_images': [str(b) for b in new]})
+            self._bad_reported = len(bad)
 
     @property
     def log_interval(self) -> int:

@@ -97,7 +97,7 @@ class ClsDataPreprocessor(nn.Module):
                 img = img.flip(1)  # imgcls loads RGB; this model was trained on BGR
             img = img.float()
             if self.normalize:
-                img = (img - self.mean) / self.std
+                img = img.sub_(self.mean).div_(self.std)  # in place: img is a fresh float copy
         if training and self.batch_augments is not None:
             img, gt_label = self.batch_augments(img, gt_label)
         if self.channels_last and img.dim() == 4:

@@ -96,9 +96,10 @@ def test_loader_unshuffled_keeps_order(digits):
     assert not loader.persistent_workers and loader.batch_size == 100
 
 
-def test_loader_dist_flag_uses_distributed_sampler(digits):
+def test_loader_dist_flag_uses_per_process_batches(digits):
     loader = build_dataloader(digits, 10, 0, dist=True, seed=1)
-    assert type(loader.sampler).__name__ == 'DistributedSampler'
+    assert type(loader.sampler).__name__ == 'SeededSampler' and hasattr(loader.sampler, 'set_epoch')
+    assert loader.batch_size == 10
     assert build_dataloader(digits, 10, 0, num_gpus=2).batch_size == 20
 
 

@@ -150,7 +150,20 @@ def test_random_resized_crop_bad_args():
     with pytest.raises(ConfigError, match='scale'):
         RandomResizedCrop(8, scale=(1.0, 0.5))
     with pytest.raises(ConfigError, match='efficientnet_style'):
-        RandomResizedCrop(8, efficientnet_style=True)
+        RandomResizedCrop((8, 8), efficientnet_style=True)
+
+
+def test_random_resized_crop_efficientnet_style():
+    torch.manual_seed(0)
+    step = RandomResizedCrop(8, efficientnet_style=True, crop_padding=8)
+    for _ in range(20):
+        top, left, ch, cw = step.get_params(40, 60)
+        assert 0 <= top and top + ch <= 40 and 0 <= left and left + cw <= 60
+        assert ch * cw >= 0.08 * 40 * 60 and 3 / 4 - 0.1 <= cw / ch <= 4 / 3 + 0.1
+    # no crop can satisfy the ranges: the padded centre crop, 8 / (8 + 8) of the short side
+    step = RandomResizedCrop(8, efficientnet_style=True, crop_padding=8, scale=(0.99, 1.0), ratio=(3.0, 3.0))
+    assert step.get_params(40, 40) == (10, 10, 20, 20)
+    assert RandomResizedCrop(8, efficientnet_style=True)(_results(40, 60))['img'].shape[-2:] == (8, 8)
 
 
 # -- flip --------------------------------------------------------------------------------------
@@ -272,7 +285,15 @@ def test_every_registered_step_has_a_repr():
     cfgs = {'Resize': dict(size=4), 'CenterCrop': dict(crop_size=4), 'RandomCrop': dict(size=4),
             'RandomResizedCrop': dict(size=4), 'Normalize': dict(mean=[0], std=[1]),
             'ImageToTensor': dict(keys=['img']), 'ToTensor': dict(keys=['gt_label']),
-            'Collect': dict(keys=['img'])}
+            'Collect': dict(keys=['img']), 'Lighting': dict(eigval=[1, 1, 1], eigvec=[[1, 0, 0]] * 3),
+            'Pad': dict(size=4), 'AutoAugment': dict(policies='imagenet'),
+            'RandAugment': dict(policies='rand_increasing', num_policies=2, magnitude_level=9),
+            'Shear': dict(magnitude=0.1), 'Translate': dict(magnitude=0.1), 'Rotate': dict(angle=10),
+            'Solarize': dict(thr=128), 'SolarizeAdd': dict(magnitude=10), 'Posterize': dict(bits=4),
+            'Contrast': dict(magnitude=0.1), 'ColorTransform': dict(magnitude=0.1), 'Brightness': dict(magnitude=0.1),
+            'Sharpness': dict(magnitude=0.1), 'Cutout': dict(shape=4)}
     for name in PIPELINES.keys():
+        if getattr(PIPELINES.get(name), 'unsupported', False):
+            continue
         step = PIPELINES.build(dict(type=name, **cfgs.get(name, {})))
         assert repr(step).startswith(name)

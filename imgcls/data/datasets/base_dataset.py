@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -12,70 +13,12 @@ from torch.utils.data import Dataset
 
 from ...errors import ConfigError, DataError
 from ..pipelines import Compose
-from ..pipelines.loading import check_file_client_args
+from ..pipelines.loading import ImageReadError, check_file_client_args
 
-__all__ = ['BaseDataset', 'evaluate_classification']
-
-_METRICS = ('accuracy',)
-
+__all__ = ['BaseDataset']
 
 def _expand(path: str | None) -> str | None:
     return os.path.expanduser(path) if isinstance(path, str) and path else path
-
-
-def _stack_scores(results) -> np.ndarray:
-    """A list of per-image score vectors (arrays or tensors), or an (N, K) array → (N, K) float array."""
-    if isinstance(results, torch.Tensor):
-        return results.detach().float().cpu().numpy()
-    rows = [r.detach().float().cpu().numpy() if isinstance(r, torch.Tensor) else np.asarray(r)
-            for r in results]
-    if not rows:
-        return np.zeros((0, 0), dtype=np.float32)
-    try:
-        scores = np.stack(rows).astype(np.float32)
-    except ValueError:
-        shapes = sorted({np.shape(r) for r in rows})[:2]
-        raise DataError(f'evaluate: per-image scores must all have the same length, '
-                        f'got shapes {shapes}') from None
-    if scores.ndim != 2:
-        raise DataError(f'evaluate: expected one score vector per image, got shape {scores.shape}')
-    return scores
-
-
-def _topk_accuracy(scores: np.ndarray, labels: np.ndarray, topk: Sequence[int]) -> list[float]:
-    """Top-k accuracy (percent) for each k; k above the number of classes counts as all classes."""
-    num_classes = scores.shape[1]
-    maxk = min(max(topk), num_classes)
-    pred = torch.from_numpy(scores).topk(maxk, dim=1).indices.numpy()
-    hit = pred == labels[:, None]
-    return [float(hit[:, :min(k, num_classes)].any(axis=1).mean() * 100) for k in topk]
-
-
-def evaluate_classification(results, gt_labels: np.ndarray, metric: str | Sequence[str] = 'accuracy',
-                            metric_options: Mapping | None = None) -> dict[str, float]:
-    """Single-label metrics from per-image scores; keys as mmcls (``accuracy_top-1``, ...)."""
-    metrics = [metric] if isinstance(metric, str) else list(metric)
-    unknown = [m for m in metrics if m not in _METRICS]
-    if unknown:
-        raise ConfigError(f'evaluate: metric {unknown[0]!r} is not supported; choose from {list(_METRICS)}')
-    options = dict(metric_options or {})
-    topk = options.pop('topk', (1, 5))
-    if options.get('thrs') is not None:
-        raise ConfigError('evaluate: metric_options thrs is not supported yet; remove it')
-    ks = (topk,) if isinstance(topk, int) else tuple(topk)
-    if not ks or not all(isinstance(k, int) and k > 0 for k in ks):
-        raise ConfigError(f'evaluate: metric_options topk must be a positive int or a tuple of them, '
-                          f'got {topk!r}')
-    scores = _stack_scores(results)
-    gt_labels = np.asarray(gt_labels)
-    if len(scores) != len(gt_labels):
-        raise DataError(f'evaluate: got {len(scores)} results for {len(gt_labels)} images in the dataset')
-    if len(scores) == 0:
-        raise DataError('evaluate: no results to evaluate')
-    acc = _topk_accuracy(scores, gt_labels.astype(np.int64), ks)
-    if isinstance(topk, int):
-        return {'accuracy': acc[0]}
-    return {f'accuracy_top-{k}': a for k, a in zip(ks, acc)}
 
 
 class BaseDataset(Dataset):
@@ -89,14 +32,30 @@ class BaseDataset(Dataset):
         ann_file: an annotation file, where the dataset type uses one.
         test_mode: built for testing (kept for mmcls compatibility).
         file_client_args: mmcv storage backend; only ``dict(backend='disk')`` is supported.
+        skip_bad_images: what to do with a missing, empty, truncated or corrupt image file.
+            False (default): raise a DataError naming the file and the sample (index, and
+            annotation-file line where there is one). True: warn once, record the path in
+            ``bad_images`` and return the next readable sample instead (index + 1, + 2, ...,
+            with the same random augmentation state), so batches keep their size and a run
+            stays reproducible. The returned sample carries the skipped paths under the key
+            ``'_skipped'``; :func:`imgcls.data.collate` gathers them into ``batch['skipped']`` and
+            imgcls's data loader adds them to ``dataset.bad_images`` in the main process (each
+            worker process holds its own copy of the dataset, so that is where they are reported).
     """
 
     CLASSES: Sequence[str] | None = None
 
     def __init__(self, data_prefix: str | None, pipeline: Sequence = (), classes=None,
                  ann_file: str | None = None, test_mode: bool = False,
-                 file_client_args: Mapping | None = None):
+                 file_client_args: Mapping | None = None, skip_bad_images: bool = False):
         check_file_client_args(file_client_args, type(self).__name__)
+        if not isinstance(skip_bad_images, bool):
+            raise ConfigError(f'{type(self).__name__}: skip_bad_images must be True or False, '
+                              f'got {skip_bad_images!r}')
+        self.skip_bad_images = skip_bad_images
+        self.bad_images: list[str] = []  # paths skipped so far (see skip_bad_images)
+        self._known_bad: set[int] = set()
+        self.ann_lines: list[int] | None = None  # annotation-file line of each sample, where known
         self.data_prefix = _expand(data_prefix)
         self.ann_file = _expand(ann_file)
         self.test_mode = test_mode
@@ -176,17 +135,73 @@ class BaseDataset(Dataset):
     def __len__(self) -> int:
         return len(self.data_infos)
 
+    def describe_sample(self, idx: int) -> str:
+        """``'sample 3 (meta/train.txt, line 5)'`` or ``'sample 3 (cat/x.jpg)'``, for messages."""
+        if self.ann_lines is not None and self.ann_file and 0 <= idx < len(self.ann_lines):
+            return f'sample {idx} ({self.ann_file}, line {self.ann_lines[idx]})'
+        info = self.data_infos[idx] if 0 <= idx < len(self.data_infos) else {}
+        name = (info.get('img_info') or {}).get('filename') or info.get('filename')
+        return f'sample {idx}' + (f' ({name})' if name else '')
+
     def __getitem__(self, idx: int) -> dict:
-        return self.prepare_data(idx)
+        try:
+            return self._first_readable(idx) if self.skip_bad_images else self.prepare_data(idx)
+        except DataError as e:
+            hint = ('. Set skip_bad_images=True in the dataset config to skip unreadable images.'
+                    if isinstance(e, ImageReadError) else '')
+            raise DataError(f'{type(self).__name__} {self.describe_sample(idx)}: {e}{hint}') from None
+
+    def _first_readable(self, idx: int) -> dict:
+        """Sample ``idx``, or the next readable one; every attempt starts from the same RNG state."""
+        rng = torch.get_rng_state()
+        skipped = []
+        n = len(self)
+        for step in range(n):
+            j = (idx + step) % n
+            if j in self._known_bad:
+                skipped.append(self._path_of(j))
+                continue
+            if step:
+                torch.set_rng_state(rng)
+            try:
+                sample = self.prepare_data(j)
+            except ImageReadError as e:
+                self._mark_bad(j, e)
+                skipped.append(e.path or self._path_of(j))
+                continue
+            if skipped:
+                sample = dict(sample)
+                sample['_skipped'] = skipped
+            return sample
+        raise DataError(f'no image of the dataset could be read (skip_bad_images=True skipped all {n}); '
+                        f'first: {self.bad_images[:1]}')
+
+    def _path_of(self, idx: int) -> str:
+        info = self.data_infos[idx]
+        name = (info.get('img_info') or {}).get('filename') or info.get('filename') or f'sample {idx}'
+        prefix = info.get('img_prefix')
+        return os.path.join(prefix, name) if prefix else name
+
+    def _mark_bad(self, idx: int, error: ImageReadError) -> None:
+        self._known_bad.add(idx)
+        path = error.path or self._path_of(idx)
+        if path not in self.bad_images:
+            if not self.bad_images:
+                warnings.warn(f'{type(self).__name__}: skipping unreadable image(s) (skip_bad_images=True); '
+                              f'first: {self.describe_sample(idx)}: {error}')
+            self.bad_images.append(path)
 
     def evaluate(self, results, metric: str | Sequence[str] = 'accuracy',
                  metric_options: Mapping | None = None, indices: Sequence[int] | None = None,
                  logger=None) -> dict[str, float]:
-        """Top-k accuracy (percent) of per-image score vectors; ``metric_options['topk']``, default (1, 5)."""
+        """mmcls 0.x metrics (percent) of per-image score vectors: ``metric`` any of accuracy, precision,
+        recall, f1_score, support; ``metric_options`` topk (default (1, 5)), thrs, average_mode
+        ('macro', 'micro', 'none'). See :func:`imgcls.evaluation.evaluate_single_label`."""
+        from ...evaluation import evaluate_single_label
         labels = self.get_gt_labels()
         if indices is not None:
             labels = labels[np.asarray(indices, dtype=np.int64)]
-        return evaluate_classification(results, labels, metric, metric_options)
+        return evaluate_single_label(results, labels, metric, metric_options)
 
     def __repr__(self) -> str:
         n = len(self.CLASSES) if self.CLASSES is not None else 'unknown'

@@ -35,16 +35,20 @@ class CustomDataset(BaseDataset):
     With ``ann_file``, each non-blank line is ``relative/path label`` (path relative to
     ``data_prefix``; the label an int index into ``classes``). Without ``classes``, the
     names are '0', '1', ... up to the largest label.
+
+    ``skip_bad_images``: see :class:`BaseDataset` (unreadable files raise a DataError naming the
+    file and the annotation-file line, or are skipped and listed in ``bad_images``).
     """
 
     def __init__(self, data_prefix: str | None, pipeline: Sequence = (), classes=None,
                  ann_file: str | None = None, extensions: Sequence[str] = IMG_EXTENSIONS,
-                 test_mode: bool = False, file_client_args: Mapping | None = None):
+                 test_mode: bool = False, file_client_args: Mapping | None = None,
+                 skip_bad_images: bool = False):
         if isinstance(extensions, str):
             extensions = (extensions,)
         self.extensions = tuple(e.lower() if e.startswith('.') else '.' + e.lower() for e in extensions)
         super().__init__(data_prefix, pipeline, classes=classes, ann_file=ann_file, test_mode=test_mode,
-                         file_client_args=file_client_args)
+                         file_client_args=file_client_args, skip_bad_images=skip_bad_images)
 
     def load_annotations(self) -> list[dict]:
         """Scan the class folders, or parse the annotation file."""
@@ -142,4 +146,5 @@ class CustomDataset(BaseDataset):
             if not 0 <= label < n:
                 raise DataError(f'{self.ann_file}, line {lineno}: label {label} of {path!r} is outside '
                                 f'0..{n - 1} ({n} classes)')
+        self.ann_lines = [lineno for lineno, _, _ in entries]
         return [_info(self.data_prefix, path, label) for _, path, label in entries]

@@ -21,7 +21,15 @@ from torchvision.io import ImageReadMode, decode_image, decode_jpeg
 from ...errors import ConfigError, DataError
 from ..builder import PIPELINES
 
-__all__ = ['LoadImageFromFile', 'read_image_file', 'decode_image_bytes']
+__all__ = ['LoadImageFromFile', 'read_image_file', 'decode_image_bytes', 'ImageReadError']
+
+
+class ImageReadError(DataError):
+    """An image file is missing, empty, truncated or corrupt; ``path`` names it (datasets may skip these)."""
+
+    def __init__(self, message: str, path: str | None = None):
+        super().__init__(message)
+        self.path = path
 
 _COLOR_TYPES = ('color', 'grayscale', 'unchanged')
 _TV_MODES = {'color': ImageReadMode.RGB, 'grayscale': ImageReadMode.GRAY,
@@ -49,15 +57,15 @@ def read_image_file(path: str) -> torch.Tensor:
             buf = torch.empty(size, dtype=torch.uint8)
             got = fh.readinto(buf.numpy()) if size else 0
     except FileNotFoundError:
-        raise DataError(f'image file not found: {path}') from None
+        raise ImageReadError(f'image file not found: {path}', path) from None
     except IsADirectoryError:
-        raise DataError(f'expected an image file but found a directory: {path}') from None
+        raise ImageReadError(f'expected an image file but found a directory: {path}', path) from None
     except OSError as e:
-        raise DataError(f'cannot read image file {path}: {e}') from None
+        raise ImageReadError(f'cannot read image file {path}: {e}', path) from None
     if size == 0:
-        raise DataError(f'image file is empty (0 bytes): {path}')
+        raise ImageReadError(f'image file is empty (0 bytes): {path}', path)
     if got != size:
-        raise DataError(f'image file changed while being read ({got} of {size} bytes): {path}')
+        raise ImageReadError(f'image file changed while being read ({got} of {size} bytes): {path}', path)
     return buf
 
 
@@ -86,7 +94,7 @@ def _to_uint8(img: torch.Tensor) -> torch.Tensor:
         return img
     if img.dtype == torch.uint16:
         return ((img.to(torch.int32) + 128) // 257).to(torch.uint8)
-    raise DataError(f'unsupported sample type {img.dtype}')
+    raise ImageReadError(f'unsupported sample type {img.dtype}')
 
 
 def _fix_channels(img: torch.Tensor, color_type: str) -> torch.Tensor:
@@ -164,7 +172,7 @@ def decode_image_bytes(data: torch.Tensor, color_type: str = 'color',
                     raise e from None
         return _decode_pil(data, color_type)
     except DataError as e:
-        raise DataError(f'cannot decode image file {filename}: {e}') from None
+        raise ImageReadError(f'cannot decode image file {filename}: {e}', filename) from None
     except Exception as e:  # decoders raise RuntimeError, OSError, ValueError, ...
         what = 'truncated or corrupt' if kind != 'other' else 'not an image format imgcls can read'
         detail = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
@@ -172,8 +180,8 @@ def decode_image_bytes(data: torch.Tensor, color_type: str = 'color',
             detail = detail.split(', ', 2)[-1]
         if detail.startswith('cannot identify image file'):
             detail = 'the contents are not a known image format'
-        raise DataError(f'cannot decode image file {filename} ({what}; detected format: {kind}): '
-                        f'{detail[:200]}. Check the file, or remove it from the dataset.') from None
+        raise ImageReadError(f'cannot decode image file {filename} ({what}; detected format: {kind}): '
+                             f'{detail[:200]}. Check the file, or remove it from the dataset.', filename) from None
 
 
 @PIPELINES.register_module()

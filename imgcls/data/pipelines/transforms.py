@@ -246,9 +246,11 @@ class RandomResizedCrop:
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3. / 4., 4. / 3.), max_attempts: int = 10,
                  efficientnet_style: bool = False, min_covered: float = 0.1, crop_padding: int = 32,
                  interpolation: str = 'bilinear', backend: str = 'cv2'):
-        if efficientnet_style:
-            raise ConfigError('RandomResizedCrop: efficientnet_style=True is not supported yet; '
-                              'use the default (Inception-style) crop')
+        if efficientnet_style and not isinstance(size, int):
+            raise ConfigError(f'RandomResizedCrop: efficientnet_style needs an int size, got {size!r}')
+        if not 0 <= min_covered <= 1:
+            raise ConfigError(f'RandomResizedCrop: min_covered must be in [0, 1], got {min_covered!r}')
+        self.efficientnet_style = efficientnet_style
         self.size = _pair('RandomResizedCrop', 'size', size)
         self.scale = _range('RandomResizedCrop', 'scale', scale)
         self.ratio = _range('RandomResizedCrop', 'ratio', ratio)
@@ -259,8 +261,30 @@ class RandomResizedCrop:
         self.max_attempts, self.interpolation, self.backend = max_attempts, interpolation, backend
         self.min_covered, self.crop_padding = min_covered, crop_padding
 
+    def get_params_efficientnet(self, h: int, w: int) -> tuple[int, int, int, int]:
+        """TF EfficientNet's distorted bounding-box crop: the aspect ratio is sampled linearly, then a
+        height within the area range; a crop covering less than ``min_covered`` of the image is
+        rejected. Falls back to the padded centre crop used at test time."""
+        area = h * w
+        for _ in range(self.max_attempts):
+            aspect = _uniform(*self.ratio)
+            lo_area, hi_area = self.scale[0] * area, self.scale[1] * area
+            max_h = min(int(round(math.sqrt(hi_area / aspect))), h, int((w + 0.5 - 1e-7) / aspect))
+            min_h = min(int(round(math.sqrt(lo_area / aspect))), max_h)
+            if max_h <= 0:
+                continue
+            ch = _randint(min_h, max_h)
+            cw = int(round(ch * aspect))
+            if not (0 < cw <= w and lo_area <= ch * cw <= hi_area and ch * cw >= self.min_covered * area):
+                continue
+            return _randint(0, h - ch), _randint(0, w - cw), ch, cw
+        side = int(round(self.size[0] / (self.size[0] + self.crop_padding) * min(h, w)))
+        return (h - side + 1) // 2, (w - side + 1) // 2, side, side
+
     def get_params(self, h: int, w: int) -> tuple[int, int, int, int]:
         """Sample a crop (top, left, height, width) for an h x w image."""
+        if self.efficientnet_style:
+            return self.get_params_efficientnet(h, w)
         log_ratio = (math.log(self.ratio[0]), math.log(self.ratio[1]))
         for _ in range(self.max_attempts):
             area = _uniform(*self.scale) * h * w

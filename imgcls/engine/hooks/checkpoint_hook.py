@@ -26,6 +26,18 @@ def link_latest(src: Path, dst: Path) -> None:
             tmp.unlink()
 
 
+def remove_stale_temp_files(folder: Path) -> list[Path]:
+    """Delete the temporary files of checkpoint writes that a killed run left (``.epoch_3.pth.x1y2.tmp``)."""
+    removed = []
+    for tmp in folder.glob('.*.pth.*tmp*') if folder.is_dir() else ():
+        try:
+            tmp.unlink()
+            removed.append(tmp)
+        except OSError:
+            pass
+    return removed
+
+
 @HOOKS.register_module()
 class CheckpointHook(Hook):
     """``checkpoint_config=dict(interval=1, max_keep_ckpts=-1, save_optimizer=True)``."""
@@ -40,6 +52,8 @@ class CheckpointHook(Hook):
 
     def before_run(self, runner) -> None:
         self.out_dir = Path(self.out_dir) if self.out_dir else Path(runner.work_dir)
+        if is_main_process():
+            remove_stale_temp_files(self.out_dir)
 
     def _save(self, runner, epoch: int, iter: int) -> None:
         """Save after ``epoch`` complete epochs / ``iter`` complete iterations."""

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...errors import ConfigError, DataError
 from ..dist import get_world_size, is_distributed, is_main_process
 from .checkpoint_hook import link_latest  # noqa: F401  (re-exported for users of this module)
 from .hook import HOOKS, Hook
@@ -34,7 +35,6 @@ def collect_scores(model, data_loader, speed=None, dataset_len: int | None = Non
     sampler = _sharing_sampler(data_loader)
     if is_distributed() and sampler is not None:
         if getattr(sampler, 'shuffle', False):
-            from ...errors import ConfigError
             raise ConfigError('the evaluation data loader shuffles (its sampler has shuffle=True): build it with '
                               'shuffle=False so the gathered scores can be put back in dataset order')
         scores = gather_in_order(scores, dataset_len)
@@ -58,8 +58,6 @@ def gather_in_order(scores: torch.Tensor, dataset_len: int | None) -> torch.Tens
     0, 1, 2, ... and the first N rows are the dataset, each image once.
     """
     import torch.distributed as dist
-
-    from ...errors import DataError
     world = get_world_size()
     # every rank holds the same number of rows (the sampler pads); check it, as all_gather needs it
     size = torch.tensor([scores.shape[0]], device=scores.device)
@@ -155,7 +153,6 @@ class EvalHook(Hook):
                 return
             self.save_best = key
         if key not in results:
-            from ...errors import ConfigError
             raise ConfigError(f'evaluation.save_best={key!r} is not among the computed metrics '
                               f'{sorted(results)}; use one of them or "auto"')
         rule = self.rule or _rule_for(key)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -69,13 +70,45 @@ class JsonLoggerHook(LoggerHook):
 
     def before_run(self, runner) -> None:
         self.path = Path(runner.work_dir) / 'log.jsonl'
+        if is_main_process():
+            _drop_partial_last_line(self.path)
 
     def write(self, runner, record: dict) -> None:
         if not is_main_process():
             return
         clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
-        with open(self.path, 'a', encoding='utf-8') as f:  # one complete line per write
-            f.write(json.dumps(clean) + '\n')
+        append_line(self.path, json.dumps(clean))
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append ``line`` and a newline with one O_APPEND write, so a killed run never leaves half a line."""
+    data = (line + '\n').encode('utf-8')
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        written = os.write(fd, data)
+        while written < len(data):  # only on a full disk or a signal; finish the line
+            written += os.write(fd, data[written:])
+    finally:
+        os.close(fd)
+
+
+def _drop_partial_last_line(path: Path) -> None:
+    """Cut an unfinished last line (a run killed mid-write, a full disk) before appending to the log."""
+    try:
+        with open(path, 'rb+') as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            fh.seek(size - 1)
+            if fh.read(1) == b'\n':
+                return
+            start = max(0, size - 2 ** 20)  # a log line is far shorter than 1 MiB
+            fh.seek(start)
+            tail = fh.read()
+            cut = tail.rfind(b'\n')
+            fh.truncate(start + cut + 1 if cut >= 0 else 0)
+    except FileNotFoundError:
+        return
 
 
 @HOOKS.register_module()

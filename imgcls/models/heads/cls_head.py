@@ -99,7 +99,7 @@ class ClsHead(nn.Module):
         """
         if isinstance(cls_score, tuple):
             cls_score = cls_score[-1]
-        pred = F.softmax(cls_score, dim=1) if softmax and cls_score is not None else cls_score
+        pred = F.softmax(cls_score.float(), dim=1) if softmax and cls_score is not None else cls_score
         return self.post_process(pred) if post_process else pred
 
     def post_process(self, pred: torch.Tensor):

@@ -47,7 +47,7 @@ class MultiLabelClsHead(ClsHead):
                   post_process: bool):
         # ``softmax`` is what generic callers (test_step) pass: here the activation is the sigmoid
         activate = sigmoid if softmax is None else softmax
-        pred = torch.sigmoid(cls_score) if activate else cls_score
+        pred = torch.sigmoid(cls_score.float()) if activate else cls_score
         return self.post_process(pred) if post_process else pred
 
     def simple_test(self, x, sigmoid: bool = True, post_process: bool = True, softmax: bool | None = None):

@@ -78,7 +78,7 @@ class VisionTransformerClsHead(ClsHead):
     def simple_test(self, x, softmax: bool = True, post_process: bool = True):
         """Class scores of the backbone output ``x``: softmaxed if asked, per-sample arrays if post_process."""
         cls_score = self(x)
-        pred = F.softmax(cls_score, dim=1) if softmax else cls_score
+        pred = F.softmax(cls_score.float(), dim=1) if softmax else cls_score
         return self.post_process(pred) if post_process else pred
 
     def forward_train(self, x, gt_label: torch.Tensor, **kwargs) -> dict:

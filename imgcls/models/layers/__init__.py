@@ -23,7 +23,8 @@ from .weight_init import (
 )
 
 __all__ = [
-    'ACTIVATION_LAYERS', 'CONV_LAYERS', 'NORM_LAYERS', 'Conv2dAdaptivePadding', 'ConvModule', 'adapt_input_conv_weights', 'DropPath', 'HSigmoid', 'HSwish', 'LayerNorm2d',
+    'ACTIVATION_LAYERS', 'CONV_LAYERS', 'NORM_LAYERS', 'Conv2dAdaptivePadding', 'ConvModule',
+    'adapt_input_conv_weights', 'DropPath', 'HSigmoid', 'HSwish', 'LayerNorm2d',
     'SELayer', 'Swish', 'bias_init_with_prob', 'build_activation_layer', 'build_conv_layer', 'build_norm_layer',
     'caffe2_xavier_init', 'constant_init', 'drop_path', 'infer_abbr', 'initialize', 'kaiming_init',
     'load_pretrained', 'make_divisible', 'normal_init', 'read_state_dict', 'trunc_normal_init', 'uniform_init',

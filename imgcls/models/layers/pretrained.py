@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import warnings
+from collections.abc import Iterator
 
 import torch
 import torch.nn as nn
@@ -29,20 +32,28 @@ def _resolve(checkpoint: str) -> str:
     return path
 
 
+_ALLOW_UNSAFE: contextvars.ContextVar[bool] = contextvars.ContextVar('imgcls_allow_unsafe_pretrained',
+                                                                     default=False)
+
+
+@contextlib.contextmanager
+def allow_unsafe_pretrained(allow: bool = True) -> Iterator[None]:
+    """Let ``init_cfg`` Pretrained checkpoints read inside this block hold any pickle (``--unsafe-load``)."""
+    token = _ALLOW_UNSAFE.set(bool(allow))
+    try:
+        yield
+    finally:
+        _ALLOW_UNSAFE.reset(token)
+
+
 def read_state_dict(checkpoint: str, map_location: str | torch.device = 'cpu') -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint (``.pth``, with or without a ``state_dict`` key, or ``.safetensors``)."""
+    from ...engine.checkpoint import load_checkpoint
     path = _resolve(checkpoint)
-    try:
-        if path.endswith('.safetensors'):
-            from safetensors.torch import load_file
-            obj = load_file(path, device=str(map_location))
-        else:
-            obj = torch.load(path, map_location=map_location, weights_only=True)
-    except ImportError as e:
-        raise CheckpointError(f'{checkpoint!r} is a .safetensors file: pip install safetensors to read it'
-                              ) from e
-    except Exception as e:  # pickle / zip / safetensors errors all mean an unreadable file
-        raise CheckpointError(f'cannot read checkpoint {checkpoint!r}: {type(e).__name__}: {e}') from e
+    try:  # the same safe loading (weights_only, checksums, clear errors) as every other checkpoint
+        obj = load_checkpoint(path, map_location, unsafe=_ALLOW_UNSAFE.get())
+    except CheckpointError as e:
+        raise CheckpointError(f'pretrained weights (init_cfg checkpoint={checkpoint!r}): {e}') from e
     if isinstance(obj, dict):
         for key in ('state_dict', 'model'):
             if isinstance(obj.get(key), dict):
@@ -142,10 +153,16 @@ def load_pretrained(module: nn.Module, checkpoint: str | None, prefix: str | Non
     mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
     for k in mismatched:
         del state[k]
-    if not any(k in own for k in state):
+    # buffers such as BN counters always fit; a file whose learned weights mostly do not is for another model
+    params = {name for name, _ in module.named_parameters()}
+    fit = sum(k in params for k in state)
+    other = sum(k in params for k in mismatched)
+    if fit == 0 or other > fit:
+        shapes = f', {other} weights of the same name have other shapes' if other else ''
         raise CheckpointError(f'checkpoint {checkpoint!r} shares no weights with {type(module).__name__} '
-                              f'(checkpoint keys start {sorted(state)[:3]}, model keys {list(own)[:3]}): '
-                              'is it for another architecture?')
+                              f'({fit} of its {len(params)} learned weights fit{shapes}; checkpoint keys start '
+                              f'{sorted(state or mismatched)[:3]}, model keys {list(own)[:3]}): is it for another '
+                              'architecture or model size?')
     missing, unexpected = module.load_state_dict(state, strict=False)
     problems = []
     if mismatched:

@@ -1,0 +1,284 @@
+"""The single operations of mmcls 0.x AutoAugment / RandAugment, on uint8 CHW tensors.
+
+Each step applies with probability ``prob``; steps with a signed magnitude negate it with
+probability ``random_negative_prob``. Magnitudes mean what they mean in mmcls (mmcv): a shear
+factor (x += m * y), a translation as a fraction of the image side, a clockwise angle in
+degrees, an enhancement factor of ``1 + m``. The pixel work is torchvision.transforms.v2.functional,
+whose tensor kernels have no bicubic mode for affine warps: 'bicubic' warps bilinearly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from numbers import Number
+
+import torch
+import torchvision.transforms.v2.functional as F
+from torchvision.transforms import InterpolationMode
+
+from ...errors import ConfigError
+from ..builder import PIPELINES
+from .transforms import get_img, set_img
+
+__all__ = ['Shear', 'Translate', 'Rotate', 'AutoContrast', 'Invert', 'Equalize', 'Solarize', 'SolarizeAdd',
+           'Posterize', 'Contrast', 'ColorTransform', 'Brightness', 'Sharpness', 'Cutout']
+
+_WARP_MODES = {'nearest': InterpolationMode.NEAREST, 'bilinear': InterpolationMode.BILINEAR,
+               'bicubic': InterpolationMode.BILINEAR}
+
+
+def _number(step: str, name: str, value, low: float | None = None, high: float | None = None) -> float:
+    ok = isinstance(value, Number) and not isinstance(value, bool)
+    if ok and (low is None or value >= low) and (high is None or value <= high):
+        return float(value)
+    bounds = ' and '.join(b for b in (f'>= {low}' if low is not None else '',
+                                      f'<= {high}' if high is not None else '') if b)
+    raise ConfigError(f'{step}: {name} must be a number{" " + bounds if bounds else ""}, got {value!r}')
+
+
+def _fill(step: str, pad_val) -> float | list[float]:
+    if isinstance(pad_val, Number) and not isinstance(pad_val, bool):
+        return float(pad_val)
+    if isinstance(pad_val, Sequence) and pad_val and all(isinstance(v, Number) for v in pad_val):
+        return [float(v) for v in pad_val]
+    raise ConfigError(f'{step}: pad_val must be a number or one per channel, got {pad_val!r}')
+
+
+def _fill_for(fill, channels: int):
+    """A per-channel fill list trimmed or broadcast to the image's channels."""
+    if isinstance(fill, float):
+        return fill
+    return fill[:channels] if len(fill) >= channels else fill[:1] * channels
+
+
+class _Op:
+    """Applies ``apply(img)`` with probability ``prob``."""
+
+    def __init__(self, prob: float = 0.5, random_negative_prob: float = 0.5):
+        name = type(self).__name__
+        self.prob = _number(name, 'prob', prob, 0, 1)
+        self.random_negative_prob = _number(name, 'random_negative_prob', random_negative_prob, 0, 1)
+
+    def signed(self, value: float) -> float:
+        """``value`` negated with probability ``random_negative_prob``."""
+        return -value if torch.rand(()).item() < self.random_negative_prob else value
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, results: dict) -> dict:
+        if self.prob < 1 and torch.rand(()).item() >= self.prob:
+            return results
+        set_img(results, self.apply(get_img(results)))
+        return results
+
+    def __repr__(self) -> str:
+        args = ', '.join(f'{k}={v!r}' for k, v in vars(self).items() if not k.startswith('_'))
+        return f'{type(self).__name__}({args})'
+
+
+class _Warp(_Op):
+    def __init__(self, pad_val=128, prob: float = 0.5, random_negative_prob: float = 0.5,
+                 interpolation: str = 'nearest'):
+        super().__init__(prob, random_negative_prob)
+        self.pad_val = _fill(type(self).__name__, pad_val)
+        if interpolation not in _WARP_MODES:
+            raise ConfigError(f'{type(self).__name__}: interpolation={interpolation!r} is not one of '
+                              f'{list(_WARP_MODES)}')
+        self.interpolation = interpolation
+
+    def warp(self, img: torch.Tensor, **affine) -> torch.Tensor:
+        args = dict(angle=0.0, translate=[0.0, 0.0], scale=1.0, shear=[0.0, 0.0])
+        args.update(affine)
+        return F.affine(img, **args, interpolation=_WARP_MODES[self.interpolation],
+                        fill=_fill_for(self.pad_val, img.shape[0]))
+
+
+def _direction(step: str, direction: str) -> str:
+    if direction not in ('horizontal', 'vertical'):
+        raise ConfigError(f"{step}: direction={direction!r} is not one of ['horizontal', 'vertical']")
+    return direction
+
+
+@PIPELINES.register_module()
+class Shear(_Warp):
+    """Shear by factor ``magnitude`` about the top-left corner: x += m * y (or y += m * x)."""
+
+    def __init__(self, magnitude: float, pad_val=128, prob: float = 0.5, direction: str = 'horizontal',
+                 random_negative_prob: float = 0.5, interpolation: str = 'bicubic'):
+        super().__init__(pad_val, prob, random_negative_prob, interpolation)
+        self.magnitude = _number('Shear', 'magnitude', magnitude)
+        self.direction = _direction('Shear', direction)
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        degrees = -math.degrees(math.atan(self.signed(self.magnitude)))  # torchvision's shear sign is opposite
+        shear = [degrees, 0.0] if self.direction == 'horizontal' else [0.0, degrees]
+        return self.warp(img, shear=shear, center=[0.0, 0.0])
+
+
+@PIPELINES.register_module()
+class Translate(_Warp):
+    """Shift by ``magnitude`` times the image width (or height), filling with ``pad_val``."""
+
+    def __init__(self, magnitude: float, pad_val=128, prob: float = 0.5, direction: str = 'horizontal',
+                 random_negative_prob: float = 0.5, interpolation: str = 'nearest'):
+        super().__init__(pad_val, prob, random_negative_prob, interpolation)
+        self.magnitude = _number('Translate', 'magnitude', magnitude)
+        self.direction = _direction('Translate', direction)
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        m = self.signed(self.magnitude)
+        h, w = img.shape[-2:]
+        shift = [m * w, 0.0] if self.direction == 'horizontal' else [0.0, m * h]
+        return self.warp(img, translate=shift)
+
+
+@PIPELINES.register_module()
+class Rotate(_Warp):
+    """Rotate clockwise by ``angle`` degrees about ``center`` ((x, y); default: the centre), zoomed by ``scale``."""
+
+    def __init__(self, angle: float, center=None, scale: float = 1.0, pad_val=128, prob: float = 0.5,
+                 random_negative_prob: float = 0.5, interpolation: str = 'nearest'):
+        super().__init__(pad_val, prob, random_negative_prob, interpolation)
+        self.angle = _number('Rotate', 'angle', angle)
+        self.scale = _number('Rotate', 'scale', scale, low=1e-6)
+        if center is not None and not (isinstance(center, Sequence) and len(center) == 2):
+            raise ConfigError(f'Rotate: center must be None or (x, y), got {center!r}')
+        self.center = None if center is None else [float(c) for c in center]
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        return self.warp(img, angle=self.signed(self.angle), scale=self.scale, center=self.center)  # clockwise
+
+
+class _Plain(_Op):
+    def __init__(self, prob: float = 0.5):
+        super().__init__(prob, 0.0)
+
+
+@PIPELINES.register_module()
+class AutoContrast(_Plain):
+    """Stretch each channel to the full 0..255 range."""
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        return F.autocontrast(img)
+
+
+@PIPELINES.register_module()
+class Invert(_Plain):
+    """255 - pixel."""
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        return F.invert(img)
+
+
+@PIPELINES.register_module()
+class Equalize(_Plain):
+    """Equalize each channel's histogram."""
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        return F.equalize(img)
+
+
+@PIPELINES.register_module()
+class Solarize(_Plain):
+    """Invert the pixels >= ``thr``."""
+
+    def __init__(self, thr: float, prob: float = 0.5):
+        super().__init__(prob)
+        self.thr = _number('Solarize', 'thr', thr)
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        return torch.where(img >= self.thr, 255 - img, img)
+
+
+@PIPELINES.register_module()
+class SolarizeAdd(_Plain):
+    """Add ``magnitude`` to the pixels < ``thr`` (clipped at 255)."""
+
+    def __init__(self, magnitude: float, thr: float = 128, prob: float = 0.5):
+        super().__init__(prob)
+        self.magnitude = _number('SolarizeAdd', 'magnitude', magnitude)
+        self.thr = _number('SolarizeAdd', 'thr', thr)
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        added = (img.to(torch.int16) + round(self.magnitude)).clamp_(0, 255).to(img.dtype)
+        return torch.where(img < self.thr, added, img)
+
+
+@PIPELINES.register_module()
+class Posterize(_Plain):
+    """Keep the ``ceil(bits)`` highest bits of each pixel."""
+
+    def __init__(self, bits: float, prob: float = 0.5):
+        super().__init__(prob)
+        self.bits = math.ceil(_number('Posterize', 'bits', bits, 0, 8))
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        return F.posterize(img, self.bits)
+
+
+class _Enhance(_Op):
+    """Blend with a degenerate image by factor ``1 + magnitude`` (PIL ImageEnhance semantics)."""
+
+    def __init__(self, magnitude: float, prob: float = 0.5, random_negative_prob: float = 0.5):
+        super().__init__(prob, random_negative_prob)
+        self.magnitude = _number(type(self).__name__, 'magnitude', magnitude)
+
+    def factor(self) -> float:
+        return max(0.0, 1.0 + self.signed(self.magnitude))
+
+
+@PIPELINES.register_module()
+class Contrast(_Enhance):
+    """Scale the contrast around the mean grey level."""
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        return F.adjust_contrast(img, self.factor())
+
+
+@PIPELINES.register_module()
+class ColorTransform(_Enhance):
+    """Scale the colour saturation (blend with the grey image)."""
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        factor = self.factor()
+        return F.adjust_saturation(img, factor) if img.shape[0] == 3 else img
+
+
+@PIPELINES.register_module()
+class Brightness(_Enhance):
+    """Scale the brightness (blend with black)."""
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        return F.adjust_brightness(img, self.factor())
+
+
+@PIPELINES.register_module()
+class Sharpness(_Enhance):
+    """Scale the sharpness (blend with a smoothed image)."""
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        return F.adjust_sharpness(img, self.factor())
+
+
+@PIPELINES.register_module()
+class Cutout(_Plain):
+    """Fill a ``shape`` (h, w; an int or float for a square) box with ``pad_val``; the box's
+    top-left corner is uniform over the image and the box is clipped at the borders."""
+
+    def __init__(self, shape, pad_val=128, prob: float = 0.5):
+        super().__init__(prob)
+        pair = (shape, shape) if isinstance(shape, Number) else shape
+        if not (isinstance(pair, Sequence) and len(pair) == 2 and all(isinstance(v, Number) and v > 0 for v in pair)):
+            raise ConfigError(f'Cutout: shape must be a positive number or (h, w), got {shape!r}')
+        self.shape = (int(pair[0]), int(pair[1]))
+        self.pad_val = _fill('Cutout', pad_val)
+
+    def apply(self, img: torch.Tensor) -> torch.Tensor:
+        h, w = img.shape[-2:]
+        top, left = int(torch.randint(0, h, ())), int(torch.randint(0, w, ()))
+        fill = torch.tensor(_fill_for(self.pad_val, img.shape[0]), dtype=torch.float32).reshape(-1, 1, 1)
+        out = img.clone()
+        out[:, top:top + self.shape[0], left:left + self.shape[1]] = fill.round().clamp(0, 255).to(img.dtype)
+        return out
