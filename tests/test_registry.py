@@ -1,0 +1,158 @@
+"""Registry: registering, looking up, building from config dicts, and the errors users see."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from imgcls.errors import BuildError, ConfigError, ImgclsError, RegistryError
+from imgcls.registry import Registry, build_from_cfg
+
+
+@pytest.fixture
+def parts():
+    return Registry('part'), Registry('widget')
+
+
+def test_register_as_decorator_and_call(parts):
+    reg, _ = parts
+
+    @reg.register_module()
+    class Alpha:
+        def __init__(self, x=1):
+            self.x = x
+
+    class Beta:
+        pass
+
+    assert reg.register_module(module=Beta) is Beta
+    assert reg.get('Alpha') is Alpha and reg.get('Beta') is Beta
+    assert 'Alpha' in reg and 'Gamma' not in reg and len(reg) == 2
+
+
+def test_aliases_and_custom_names(parts):
+    reg, _ = parts
+
+    @reg.register_module(name=['Long', 'short'])
+    class Thing:
+        pass
+
+    assert reg.get('Long') is Thing and reg.get('short') is Thing
+    assert reg.get('Thing') is None
+
+
+def test_duplicate_name_needs_force(parts):
+    reg, _ = parts
+
+    @reg.register_module()
+    class Alpha:
+        pass
+
+    with pytest.raises(RegistryError, match="'Alpha' is already registered in the part registry"):
+        @reg.register_module(name='Alpha')
+        class Other:
+            pass
+
+    @reg.register_module(name='Alpha', force=True)
+    class Replacement:
+        pass
+
+    assert reg.get('Alpha') is Replacement
+
+
+def test_bad_register_arguments(parts):
+    reg, _ = parts
+    with pytest.raises(TypeError):
+        reg.register_module(name=3)
+    with pytest.raises(TypeError):
+        reg.register_module(force='yes')
+
+
+def test_build_from_cfg_uses_defaults_and_leaves_cfg_alone(parts):
+    reg, _ = parts
+
+    @reg.register_module()
+    class Alpha:
+        def __init__(self, x=1, y=2):
+            self.x, self.y = x, y
+
+    cfg = dict(type='Alpha', x=10)
+    snapshot = copy.deepcopy(cfg)
+    obj = build_from_cfg(cfg, reg, default_args=dict(y=20, x=0))
+    assert (obj.x, obj.y) == (10, 20)
+    assert cfg == snapshot
+    assert build_from_cfg(dict(type=Alpha), reg).x == 1  # a class works as the type too
+
+
+def test_cfg_must_be_a_dict_with_type(parts):
+    reg, _ = parts
+    with pytest.raises(ConfigError, match='must be a dict'):
+        build_from_cfg(['Alpha'], reg)
+    with pytest.raises(ConfigError, match='has no "type" key'):
+        build_from_cfg(dict(x=1), reg)
+
+
+def test_unknown_type_suggests_close_names_and_other_registries(parts):
+    reg, other = parts
+
+    @reg.register_module()
+    class ResNet_CIFAR:
+        pass
+
+    @other.register_module()
+    class LinearClsHead:
+        pass
+
+    with pytest.raises(RegistryError) as e:
+        build_from_cfg(dict(type='ResNet_CIAFR'), reg, path='model.backbone')
+    msg = str(e.value)
+    assert "'ResNet_CIAFR' is not registered in the part registry" in msg
+    assert "Did you mean 'ResNet_CIFAR'" in msg and 'model.backbone' in msg
+    with pytest.raises(RegistryError, match="'LinearClsHead' is a widget"):
+        build_from_cfg(dict(type='LinearClsHead'), reg)
+
+
+def test_constructor_errors_carry_the_config_path_and_type(parts):
+    reg, _ = parts
+
+    @reg.register_module()
+    class Inner:
+        def __init__(self, depth):
+            if depth not in (18, 50):
+                raise ValueError(f'depth {depth} is not one of 18, 50')
+
+    @reg.register_module()
+    class Outer:
+        def __init__(self, inner):
+            self.inner = build_from_cfg(inner, reg)
+
+    with pytest.raises(BuildError) as e:
+        build_from_cfg(dict(type='Outer', inner=dict(type='Inner', depth=19)), reg, path='model')
+    msg = str(e.value)
+    assert msg.startswith("model.inner (type='Inner')") and 'depth 19' in msg
+    # still the original exception type, for code that catches ValueError
+    assert isinstance(e.value, ValueError) and isinstance(e.value, ImgclsError)
+
+
+def test_misspelt_argument_lists_the_valid_ones(parts):
+    reg, _ = parts
+
+    @reg.register_module()
+    class Alpha:
+        def __init__(self, depth=18, num_stages=4):
+            pass
+
+    with pytest.raises(BuildError) as e:
+        build_from_cfg(dict(type='Alpha', dpeth=50), reg, path='model.backbone')
+    assert "Did you mean 'depth'" in str(e.value) and 'num_stages' in str(e.value)
+
+
+def test_foreign_scope_prefixes_resolve(parts):
+    reg, _ = parts
+
+    @reg.register_module()
+    class Alpha:
+        pass
+
+    assert reg.get('mmcls.Alpha') is Alpha and reg.get('mmpretrain.Alpha') is Alpha
