@@ -7,7 +7,7 @@
    within 0.5 points.
 
 Usage:
-    python benchmarks/train_speed.py [--only overhead|defaults] [--iters 30] [--repeats 3]
+    python benchmarks/train_speed.py [--only overhead|defaults] [--iters 30] [--repeats 3] [--batch 128]
 """
 
 from __future__ import annotations
@@ -110,14 +110,14 @@ def imgcls_loop(iters: int, batch: int, work: Path) -> float:
     return t['n'] / (t['end'] - t['start'])
 
 
-def bench_overhead(iters: int, repeats: int) -> dict:
+def bench_overhead(iters: int, repeats: int, batch: int = 128) -> dict:
     plain, ours = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeats):  # interleaved, so machine noise hits both alike
-            plain.append(plain_loop(iters, 128))
-            ours.append(imgcls_loop(iters, 128, Path(tmp) / f'run{r}'))
+            plain.append(plain_loop(iters, batch))
+            ours.append(imgcls_loop(iters, batch, Path(tmp) / f'run{r}'))
     p, o = statistics.median(plain), statistics.median(ours)
-    return {'workload': 'engine overhead (fp32, ResNet-18-CIFAR, batch 128, in-memory)',
+    return {'workload': f'engine overhead (fp32, ResNet-18-CIFAR, batch {batch}, in-memory)',
             'plain_img_s': round(p, 1), 'imgcls_img_s': round(o, 1), 'ratio': round(o / p, 3),
             'target': '>= 0.97', 'runs_plain': [round(v, 1) for v in plain],
             'runs_imgcls': [round(v, 1) for v in ours]}
@@ -150,12 +150,13 @@ def main() -> None:
     parser.add_argument('--only', choices=('overhead', 'defaults'))
     parser.add_argument('--iters', type=int, default=30)
     parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--batch', type=int, default=128)
     args = parser.parse_args()
     import logging
     logging.getLogger('imgcls').setLevel(logging.WARNING)
     results = []
     if args.only in (None, 'overhead'):
-        results.append(bench_overhead(args.iters, args.repeats))
+        results.append(bench_overhead(args.iters, args.repeats, args.batch))
         print(json.dumps(results[-1]), flush=True)
     if args.only in (None, 'defaults'):
         results.append(bench_defaults())

@@ -114,3 +114,9 @@ def test_label_outside_num_classes(tmp_path, capsys):
 def test_bad_values_are_reported_before_training(tmp_path, capsys, value):
     err = run_error(capsys, ['train', str(DIGITS), '--work-dir', str(tmp_path / 'w'), '--cfg-options', value])
     assert value.split('=')[0].split('.')[-1] in err
+
+
+def test_misspelt_evaluation_key_is_reported_before_training(tmp_path, capsys):
+    err = run_error(capsys, ['train', str(DIGITS), '--work-dir', str(tmp_path / 'w'),
+                             '--cfg-options', 'evaluation.metirc_options={"topk":[1]}'])
+    assert 'metirc_options' in err and 'metric_options' in err

@@ -45,7 +45,10 @@ class CheckpointHook(Hook):
     priority = 'NORMAL'
 
     def __init__(self, interval: int = 1, by_epoch: bool = True, save_optimizer: bool = True,
-                 out_dir: str | None = None, max_keep_ckpts: int = -1, save_last: bool = True, **kwargs):
+                 out_dir: str | None = None, max_keep_ckpts: int = -1, save_last: bool = True,
+                 create_symlink: bool = True, sync_buffer: bool = False, file_client_args=None):
+        # create_symlink / sync_buffer / file_client_args: mmcv options kept for config compatibility
+        # (latest.pth is always a hard link or copy; buffers are synced by DDP; files are local)
         self.interval, self.by_epoch = interval, by_epoch
         self.save_optimizer, self.out_dir = save_optimizer, out_dir
         self.max_keep_ckpts, self.save_last = max_keep_ckpts, save_last

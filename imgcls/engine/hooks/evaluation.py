@@ -78,6 +78,26 @@ def gather_in_order(scores: torch.Tensor, dataset_len: int | None) -> torch.Tens
     return ordered[:dataset_len]
 
 
+def _check_eval_kwargs(dataset, kwargs: dict) -> None:
+    """Report a misspelt ``evaluation`` key now, not after the first epoch."""
+    import difflib
+    import inspect
+
+    from ...errors import ConfigError
+    try:
+        params = inspect.signature(dataset.evaluate).parameters
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = {'interval', 'by_epoch', 'save_best', 'rule', 'start', 'metric', 'metric_options'} | set(params)
+    for key in kwargs:
+        if key not in allowed:
+            close = difflib.get_close_matches(key, sorted(allowed), n=1)
+            hint = f' Did you mean {close[0]!r}?' if close else ''
+            raise ConfigError(f'evaluation has an unknown key {key!r}.{hint} Keys: {", ".join(sorted(allowed))}')
+
+
 def _rule_for(metric: str) -> str:
     name = metric.lower()
     if any(k in name for k in _LESS_KEYS):
@@ -98,6 +118,7 @@ class EvalHook(Hook):
         self.dataloader, self.interval, self.by_epoch = dataloader, interval, by_epoch
         self.save_best, self.rule, self.start = save_best, rule, start
         self.eval_kwargs = dict(metric=metric, metric_options=metric_options, **eval_kwargs)
+        _check_eval_kwargs(dataloader.dataset, eval_kwargs)
         self.best_score: float | None = None
         self.best_ckpt: str | None = None
 
