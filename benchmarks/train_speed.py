@@ -26,7 +26,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from imgcls import Config  # noqa: E402
-from imgcls.apis import build_model, prepare_config  # noqa: E402
 from imgcls.data.builder import DATASETS  # noqa: E402
 
 MODEL = dict(type='ImageClassifier',

@@ -101,7 +101,7 @@ def test_unknown_type_suggests_close_names_and_other_registries(parts):
         pass
 
     @other.register_module()
-    class LinearClsHead:
+    class OnlyAWidget:
         pass
 
     with pytest.raises(RegistryError) as e:
@@ -109,8 +109,8 @@ def test_unknown_type_suggests_close_names_and_other_registries(parts):
     msg = str(e.value)
     assert "'ResNet_CIAFR' is not registered in the part registry" in msg
     assert "Did you mean 'ResNet_CIFAR'" in msg and 'model.backbone' in msg
-    with pytest.raises(RegistryError, match="'LinearClsHead' is a widget"):
-        build_from_cfg(dict(type='LinearClsHead'), reg)
+    with pytest.raises(RegistryError, match="'OnlyAWidget' is a widget"):
+        build_from_cfg(dict(type='OnlyAWidget'), reg)
 
 
 def test_constructor_errors_carry_the_config_path_and_type(parts):

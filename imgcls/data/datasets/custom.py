@@ -10,6 +10,7 @@ import numpy as np
 
 from ...errors import ConfigError, DataError
 from ..builder import DATASETS
+from ._ann_table import AnnotationTable, read_annotation_file
 from .base_dataset import BaseDataset
 
 __all__ = ['CustomDataset']
@@ -116,35 +117,35 @@ class CustomDataset(BaseDataset):
 
     # -- annotation file -----------------------------------------------------------------------
 
-    def _read_ann_file(self) -> list[dict]:
+    def get_gt_labels(self) -> np.ndarray:
+        """All ground-truth labels, as an int64 array."""
+        if isinstance(self.data_infos, AnnotationTable):
+            return self.data_infos.labels.copy()
+        return super().get_gt_labels()
+
+    def get_cat_ids(self, idx: int) -> list[int]:
+        """The category ids of image ``idx`` (used by class-balanced sampling)."""
+        if isinstance(self.data_infos, AnnotationTable):
+            return [int(self.data_infos.labels[idx])]
+        return super().get_cat_ids(idx)
+
+    def _read_ann_file(self) -> AnnotationTable:
         if self.data_prefix and not os.path.isdir(self.data_prefix):
             raise DataError(f'CustomDataset: data_prefix {self.data_prefix!r} (where the paths of ann_file '
                             f'{self.ann_file!r} start) is not a folder')
-        try:
-            with open(self.ann_file, encoding='utf-8') as fh:
-                lines = fh.read().splitlines()
-        except OSError as e:
-            raise DataError(f'cannot read ann_file {self.ann_file!r}: {e.strerror}') from None
-        entries = []
-        for lineno, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            parts = line.strip().rsplit(None, 1)
-            if len(parts) != 2:
-                raise DataError(f'{self.ann_file}, line {lineno}: expected "<relative/path> <label>", '
-                                f'got {line!r}')
-            try:
-                label = int(parts[1])
-            except ValueError:
-                raise DataError(f'{self.ann_file}, line {lineno}: the label {parts[1]!r} is not an integer '
-                                f'(expected "<relative/path> <label>")') from None
-            entries.append((lineno, parts[0], label))
-        if self.CLASSES is None and entries:
-            self.CLASSES = [str(i) for i in range(max(e[2] for e in entries) + 1)]
+        table = read_annotation_file(self.ann_file, self.data_prefix)  # compact arrays, not a dict per line
+        self.ann_lines = table.linenos
+        self._check_ann_labels(table)
+        return table
+
+    def _check_ann_labels(self, table: AnnotationTable) -> None:
+        """Name the classes '0', '1', ... when not given, and check every label against them."""
+        labels = table.labels
+        if self.CLASSES is None and len(labels):
+            self.CLASSES = [str(i) for i in range(int(labels.max()) + 1)]
         n = len(self.CLASSES) if self.CLASSES is not None else 0
-        for lineno, path, label in entries:
-            if not 0 <= label < n:
-                raise DataError(f'{self.ann_file}, line {lineno}: label {label} of {path!r} is outside '
-                                f'0..{n - 1} ({n} classes)')
-        self.ann_lines = [lineno for lineno, _, _ in entries]
-        return [_info(self.data_prefix, path, label) for _, path, label in entries]
+        bad = np.flatnonzero(labels >= n)
+        if bad.size:
+            i = int(bad[0])
+            raise DataError(f'{self.ann_file}, line {self.ann_lines[i]}: label {labels[i]} of {table.path(i)!r} is '
+                            f'outside 0..{n - 1} ({n} classes)')

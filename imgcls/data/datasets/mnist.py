@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
+import zlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -16,6 +18,7 @@ from .base_dataset import BaseDataset
 __all__ = ['MNIST', 'FashionMNIST', 'read_idx']
 
 _IDX_UBYTE = 0x08  # the only element type MNIST-style files use
+_MAX_IDX_BYTES = 2 ** 33  # 8 GiB: far beyond any MNIST-style dataset
 
 
 def _find(prefix: str, name: str) -> str | None:
@@ -33,24 +36,29 @@ def read_idx(path: str, ndim: int) -> np.ndarray:
     each dimension as a big-endian int32: magic 2051 (0x00000803) for images, 2049 for labels.
     """
     opener = gzip.open if path.endswith('.gz') else open
+    header = 4 + 4 * ndim
     try:
         with opener(path, 'rb') as fh:
-            data = fh.read()
-    except (OSError, EOFError) as e:
+            data = fh.read(header)
+            if len(data) == header and int.from_bytes(data[:4], 'big') == 0x800 | ndim:
+                # read what the header declares (+1 to notice more), never more: a small .gz can decompress to GBs
+                declared = math.prod(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], 'big') for i in range(ndim))
+                data += fh.read(min(declared, _MAX_IDX_BYTES) + 1)
+    except (OSError, EOFError, zlib.error) as e:
         raise DataError(f'cannot read {path}: {e}') from None
     magic = 0x800 | ndim
     if len(data) < 4 or int.from_bytes(data[:4], 'big') != magic:
         head = int.from_bytes(data[:4], 'big') if len(data) >= 4 else None
         raise DataError(f'{path} is not an IDX file of {ndim}-D unsigned bytes: its magic number is {head}, '
                         f'expected {magic}')
-    header = 4 + 4 * ndim
     if len(data) < header:
         raise DataError(f'{path} is truncated: the header needs {header} bytes, the file has {len(data)}')
     dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], 'big') for i in range(ndim))
     size = int(np.prod(dims))
     if len(data) - header != size:
+        holds = 'more than that' if len(data) - header > size else len(data) - header
         raise DataError(f'{path}: the header declares {dims} = {size} bytes of data but the file holds '
-                        f'{len(data) - header}; the file is truncated or corrupt')
+                        f'{holds}; the file is truncated or corrupt')
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
 

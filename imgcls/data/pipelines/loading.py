@@ -151,7 +151,22 @@ def _decode_pil(data: torch.Tensor, color_type: str) -> torch.Tensor:
     arr = np.asarray(pil)
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+    # np.asarray(pil) is read-only: copy when a one-channel view would otherwise share PIL's buffer
+    return torch.from_numpy(np.require(arr.transpose(2, 0, 1), requirements=('C_CONTIGUOUS', 'WRITEABLE')))
+
+
+def _check_pixel_count(data: torch.Tensor) -> None:
+    """Refuse what PIL refuses: a header claiming over 2 x ``PIL.Image.MAX_IMAGE_PIXELS`` (a 600-byte JPEG can
+    claim 20000 x 20000, which torchvision would fill in, 1.2 GB, without complaint)."""
+    from PIL import Image
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            Image.open(io.BytesIO(data.numpy().tobytes())).close()  # reads the header only
+    except Image.DecompressionBombError as e:
+        raise ImageReadError(f'{e} Raise PIL.Image.MAX_IMAGE_PIXELS if the image is genuine.') from None
+    except Exception:  # a header PIL cannot read: the decoder will say what is wrong
+        return
 
 
 def decode_image_bytes(data: torch.Tensor, color_type: str = 'color',
@@ -162,7 +177,10 @@ def decode_image_bytes(data: torch.Tensor, color_type: str = 'color',
     """
     kind = _sniff(data)
     try:
-        if kind != 'other':
+        # torchvision 0.29's PNG decoder segfaults on a PNG whose image data is shorter than its header says
+        # (a damaged file kills the whole run); PIL's reports it as an error
+        if kind not in ('other', 'png'):
+            _check_pixel_count(data)
             try:
                 return _decode_torchvision(data, kind, color_type)
             except Exception as e:  # e.g. CMYK/12-bit JPEGs: PIL may still read it
