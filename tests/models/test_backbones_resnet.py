@@ -255,7 +255,10 @@ def test_seed_tutorial_subclass():
             self.add_module(self.norm1_name, norm1)
             self.relu = nn.ReLU(inplace=True)
 
-    model = build_backbone(dict(type='SeedResNetCIFAR', depth=18, deep_stem=False, frozen_stages=1))
+    try:
+        model = build_backbone(dict(type='SeedResNetCIFAR', depth=18, deep_stem=False, frozen_stages=1))
+    finally:  # keep the registry as other tests expect it
+        BACKBONES._module_dict.pop('SeedResNetCIFAR', None)
     model.init_weights()
     model.train()
     assert model.norm1 is model.bn1 and not model.bn1.training
