@@ -93,7 +93,9 @@ def train_digits(args) -> dict:
             if sched is not None:
                 sched.step()
             marks.iter_end(len(idx))
-        if marks.eval_end(evaluate(model, vx, vy, args)):
+        top1 = evaluate(model, vx, vy, args)
+        print(f'epoch {len(marks.epochs)}: top-1 {top1:.2f}', flush=True)
+        if marks.eval_end(top1):
             break
     return {'marks': marks.as_dict(), 'top1': marks.epochs[-1]['top1']}
 

@@ -23,7 +23,7 @@ REPO = HERE.parents[1]
 for path in (REPO, REPO / 'benchmarks', REPO / 'benchmarks' / 'peers'):
     sys.path.insert(0, str(path))
 
-from _child import Marks, summarize_rates, time_calls, torch_info, write_result  # noqa: E402
+from _child import Marks, profile_table, summarize_rates, time_calls, torch_info, write_result  # noqa: E402
 
 R50_CONFIG = 'configs/resnet/resnet50_8xb32_in1k.py'
 DIGITS_MAIN = 'configs/resnet/resnet18_digits.py'
@@ -92,12 +92,39 @@ def speed_bench(args, mode: str) -> dict:
     out = {'img_per_s': res.img_per_s[mode], 'spread': [round(v, 2) for v in res.spread[mode]],
            'settings': res.settings}
     if args.profile:
-        from torch.profiler import ProfilerActivity, profile
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
-            benchmark(cfg, iters=args.profile, warmup=0, repeats=1, **kwargs)
-        out['profile'] = prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=20,
-                                                   max_name_column_width=60)
+        out['profile'] = profile_table(_step(cfg, mode, amp, cl, args.batch, (chans, args.size, args.size)),
+                                       args.profile)
     return out
+
+
+def _step(cfg, mode: str, amp, channels_last, batch_size: int, shape: tuple[int, int, int]):
+    """The step ``imgcls.analysis.speed.benchmark`` times, built the same way, for the profiler."""
+    import copy
+
+    import torch
+
+    from imgcls.analysis.speed import _inference_fn, _train_step_fn
+    from imgcls.apis import build_model, prepare_config
+    from imgcls.engine import build_optimizer, choose_speed_settings
+    from imgcls.engine.precision import apply_channels_last_guard
+    cfg = copy.deepcopy(cfg)
+    prepare_config(cfg)
+    cl = cfg.get('channels_last', 'auto') if channels_last is None else channels_last
+    speed = choose_speed_settings(torch.device('cpu'), amp=cfg.get('amp', 'auto') if amp is None else amp,
+                                  channels_last=cl)
+    model = build_model(cfg, device=torch.device('cpu'))
+    if mode == 'train':
+        speed = apply_channels_last_guard(speed, model, cl)
+    if speed.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        model.data_preprocessor.channels_last = True
+    num = cfg['model']['head']['num_classes']
+    batch = {'img': torch.randint(0, 256, (batch_size, *shape), dtype=torch.uint8),
+             'gt_label': torch.randint(0, num, (batch_size,))}
+    if mode == 'inference':
+        return _inference_fn(model.eval(), speed, batch)
+    opt = build_optimizer(model, dict(cfg.get('optimizer') or {'type': 'SGD', 'lr': 0.01, 'momentum': 0.9}))
+    return _train_step_fn(model.train(), opt, speed, batch)
 
 
 def onnxruntime_infer(args) -> dict:
