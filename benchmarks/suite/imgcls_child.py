@@ -105,6 +105,7 @@ def _step(cfg, mode: str, amp, channels_last, batch_size: int, shape: tuple[int,
 
     from imgcls.analysis.speed import _inference_fn, _train_step_fn
     from imgcls.apis import build_model, prepare_config
+    from imgcls.apis.model import prepare_for_inference
     from imgcls.engine import build_optimizer, choose_speed_settings
     from imgcls.engine.precision import apply_channels_last_guard
     cfg = copy.deepcopy(cfg)
@@ -115,14 +116,14 @@ def _step(cfg, mode: str, amp, channels_last, batch_size: int, shape: tuple[int,
     model = build_model(cfg, device=torch.device('cpu'))
     if mode == 'train':
         speed = apply_channels_last_guard(speed, model, cl)
-    if speed.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        model.data_preprocessor.channels_last = True
     num = cfg['model']['head']['num_classes']
     batch = {'img': torch.randint(0, 256, (batch_size, *shape), dtype=torch.uint8),
              'gt_label': torch.randint(0, num, (batch_size,))}
     if mode == 'inference':
-        return _inference_fn(model.eval(), speed, batch)
+        return _inference_fn(prepare_for_inference(model, cfg, speed), speed, batch)
+    if speed.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        model.data_preprocessor.channels_last = True
     opt = build_optimizer(model, dict(cfg.get('optimizer') or {'type': 'SGD', 'lr': 0.01, 'momentum': 0.9}))
     return _train_step_fn(model.train(), opt, speed, batch)
 

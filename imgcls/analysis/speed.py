@@ -97,6 +97,7 @@ def benchmark(cfg, batch_size: int = 32, shape: tuple[int, int, int] = (3, 224, 
               repeats: int = 5, modes: tuple[str, ...] = ('inference', 'train')) -> SpeedResult:
     """Measure images/s of ``modes`` for ``cfg.model``; None settings come from the config (or 'auto')."""
     from ..apis import build_model, prepare_config
+    from ..apis.model import prepare_for_inference
     from ..apis.train import resolve_device
     from ..engine import build_optimizer, choose_speed_settings
     from ..engine.precision import apply_channels_last_guard
@@ -122,11 +123,13 @@ def benchmark(cfg, batch_size: int = 32, shape: tuple[int, int, int] = (3, 224, 
              'gt_label': torch.randint(0, _num_classes(cfg), (batch_size,), generator=gen)}
     if dev.type == 'cuda':
         batch = {k: v.pin_memory() for k, v in batch.items()}  # as the loader hands them over
-    result = SpeedResult(batch_size, tuple(shape), speed.describe())
+    settings = speed.describe()
+    if 'inference' in modes and cfg.get('fuse_conv_bn', True):
+        settings += '; inference: BatchNorms folded into their convolutions'
+    result = SpeedResult(batch_size, tuple(shape), settings)
     for mode in modes:
-        if mode == 'inference':
-            model.eval()
-            step = _inference_fn(model, speed, batch)
+        if mode == 'inference':  # as init_model / imgcls test set it up: BatchNorms folded (on a copy)
+            step = _inference_fn(prepare_for_inference(copy.deepcopy(model), cfg, speed), speed, batch)
         elif mode == 'train':
             model.train()
             optimizer_cfg = dict(cfg.get('optimizer') or {'type': 'SGD', 'lr': 0.01, 'momentum': 0.9})

@@ -71,10 +71,11 @@ def init_model(config, checkpoint: str | None = None, device: str | torch.device
 
     Sets ``model.cfg`` (the prepared config) and ``model.CLASSES``: the checkpoint's class names, else the
     config's test dataset's, else ``'0'``, ``'1'``, ... Applies the device's speed settings (bf16 autocast,
-    channels_last) as training does.
+    channels_last) as training does, and folds BatchNorms into their convolutions (``fuse_conv_bn = False`` in
+    the config keeps them): the model is for inference, not for training.
     """
     from ..engine import choose_speed_settings
-    from .model import prepare_config
+    from .model import prepare_config, prepare_for_inference
     from .test import load_trained_model
     from .train import resolve_device
     cfg = _load_config(config, cfg_options)
@@ -88,9 +89,7 @@ def init_model(config, checkpoint: str | None = None, device: str | torch.device
     model.CLASSES = list(classes) if classes else None
     model.cfg = cfg
     speed = choose_speed_settings(dev, amp=cfg.get('amp', 'auto'), channels_last=cfg.get('channels_last', 'auto'))
-    if speed.channels_last:
-        model.to(memory_format=torch.channels_last)
-        model.data_preprocessor.channels_last = True
+    prepare_for_inference(model, cfg, speed)
     model.speed_settings = speed
     return model
 

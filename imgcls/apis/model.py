@@ -41,3 +41,22 @@ def build_model(cfg, device: str | torch.device = 'cpu', init: bool = True) -> t
     if init and hasattr(model, 'init_weights'):
         model.init_weights()
     return model.to(device)
+
+
+def prepare_for_inference(model: torch.nn.Module, cfg, speed) -> torch.nn.Module:
+    """Set ``model`` up for inference in place: eval mode, BatchNorms folded into their convolutions (unless the
+    config says ``fuse_conv_bn = False``), channels_last when ``speed`` has it. Returns the model.
+
+    The result is for inference only: the folded BatchNorms are gone, so build the model anew to train it.
+    """
+    from ..models.fuse import fuse_conv_bn
+    fuse = cfg.get('fuse_conv_bn', True)
+    if not isinstance(fuse, bool):
+        raise ConfigError(f'fuse_conv_bn must be True or False, got {fuse!r}')
+    model.eval()
+    if fuse:
+        fuse_conv_bn(model)
+    if speed.channels_last:
+        model.to(memory_format=torch.channels_last)
+        model.data_preprocessor.channels_last = True
+    return model

@@ -15,7 +15,7 @@ KNOWN_KEYS = {
     'img_norm_cfg', 'dataset_type', 'data_root', 'train_pipeline', 'test_pipeline', 'val_pipeline',
     'default_scope', 'train_cfg', 'test_cfg',
     # imgcls additions
-    'data_preprocessor', 'amp', 'channels_last', 'compile', 'sync_bn',
+    'data_preprocessor', 'amp', 'channels_last', 'compile', 'sync_bn', 'fuse_conv_bn',
 }
 
 DEFAULTS = {
@@ -30,6 +30,7 @@ DEFAULTS = {
     'amp': 'auto',
     'channels_last': 'auto',
     'compile': False,
+    'fuse_conv_bn': True,
 }
 
 

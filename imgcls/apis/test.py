@@ -7,7 +7,7 @@ import copy
 import numpy as np
 
 from ..errors import ConfigError
-from .model import build_model, prepare_config
+from .model import build_model, prepare_config, prepare_for_inference
 from .train import resolve_device
 
 
@@ -67,8 +67,7 @@ def test_model(cfg, checkpoint: str | None, metrics=None, metric_options: dict |
                               data_cfg.get('workers_per_gpu', 2), dist=False, shuffle=False)
     model, _ = load_trained_model(cfg, checkpoint, dev, unsafe_load)
     speed = choose_speed_settings(dev, amp=cfg.get('amp', 'auto'), channels_last=cfg.get('channels_last', 'auto'))
-    if speed.channels_last:
-        model.data_preprocessor.channels_last = True
+    prepare_for_inference(model, cfg, speed)
     eval_cfg = dict(cfg.get('evaluation') or {})
     metric = metrics or eval_cfg.get('metric', 'accuracy')
     options = metric_options if metric_options is not None else eval_cfg.get('metric_options')
