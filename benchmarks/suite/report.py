@@ -8,7 +8,8 @@ TARGETS = [
     ('train_digits', 'imgcls', 'plain_best', 'img_per_s', 0.95,
      'training (1): imgcls default >= 0.95x the best hand-tuned plain loop (bf16 + channels_last)'),
     ('train_digits', 'imgcls', 'mmpretrain', 'img_per_s', 2.0, 'training (1): imgcls default >= 2x mmpretrain'),
-    ('train_digits', 'imgcls', 'plain_fp32', 'top1', 0.5, 'training (1): top-1 within 0.5 points of plain fp32'),
+    ('train_digits', 'imgcls', 'plain_fp32', 'top1', 0.5,
+     'training (1): top-1 no more than 0.5 points below plain fp32 (one seed each; 1 image = 0.28 points)'),
     ('pipeline', 'imgcls', 'torchvision', 'img_per_s', 1.3, 'pipeline (2): imgcls >= 1.3x torchvision ImageFolder'),
     ('infer_r50', 'imgcls_default', 'timm_bf16_cl', 'img_per_s', 1.0,
      'inference (4): imgcls >= 1.0x timm, bf16 + channels_last'),
@@ -71,7 +72,7 @@ def check_targets(workloads: dict[str, dict]) -> list[dict]:
             if max(mine['top1'], ref['top1']) < CONVERGED:  # early-training accuracy says nothing about parity
                 row['measured'] += f'; not converged (top-1 < {CONVERGED:g}%): run more epochs'
             else:
-                row['met'] = abs(diff) <= threshold
+                row['met'] = diff >= -threshold  # the speed settings must not cost accuracy; more is no failure
         else:
             ratio = mine[what] / ref[what]
             row.update(measured=f'{ratio:.2f}x ({mine[what]:.1f} vs {ref[what]:.1f} img/s)', met=ratio >= threshold,

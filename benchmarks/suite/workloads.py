@@ -40,7 +40,7 @@ class Workload:
 # val_fraction sets the training split (the rest of Digits(split='train', val_fraction=...)) and eval_fraction
 # the evaluation split (Digits(split='val', val_fraction=...)): 1,437 / 360 images by default
 DEFAULTS = {
-    'train_digits': dict(epochs=8, batch=128, val_fraction=0.2, eval_fraction=0.2),
+    'train_digits': dict(epochs=15, batch=128, val_fraction=0.2, eval_fraction=0.2),
     'pipeline': dict(images=512, batch=32, workers=2, repeats=3, rounds=2),
     'train_r50': dict(batch=32, size=224, warmup=1, repeats=2, iters=1, rounds=2),
     'infer_r50': dict(batch=32, size=224, warmup=2, repeats=3, iters=2, onnx=1, rounds=2),
