@@ -85,47 +85,16 @@ def speed_bench(args, mode: str) -> dict:
     amp = {'default': None, 'fp32': 'fp32', 'bf16': 'bf16'}[args.amp]
     cl = {'default': None, 'on': True, 'off': False}[args.channels_last]
     cfg = r50_cfg(args.config)
-    chans = 1 if args.config == DIGITS_MAIN else 3
-    kwargs = dict(batch_size=args.batch, shape=(chans, args.size, args.size), device='cpu', amp=amp,
-                  channels_last=cl, modes=(mode,))
-    res = benchmark(cfg, iters=args.iters, warmup=args.warmup, repeats=args.repeats, **kwargs)
+    shape = (1 if args.config == DIGITS_MAIN else 3, args.size, args.size)
+    res = benchmark(cfg, args.batch, shape, 'cpu', amp, cl, iters=args.iters, warmup=args.warmup,
+                    repeats=args.repeats, modes=(mode,))
     out = {'img_per_s': res.img_per_s[mode], 'spread': [round(v, 2) for v in res.spread[mode]],
            'settings': res.settings}
-    if args.profile:
-        out['profile'] = profile_table(_step(cfg, mode, amp, cl, args.batch, (chans, args.size, args.size)),
-                                       args.profile)
+    if args.profile:  # the same step, built the same way, under torch.profiler
+        from imgcls.analysis.speed import make_step, setup
+        prepared, speed, model, batch = setup(cfg, args.batch, shape, 'cpu', amp, cl, train=mode == 'train')
+        out['profile'] = profile_table(make_step(mode, prepared, speed, model, batch), args.profile)
     return out
-
-
-def _step(cfg, mode: str, amp, channels_last, batch_size: int, shape: tuple[int, int, int]):
-    """The step ``imgcls.analysis.speed.benchmark`` times, built the same way, for the profiler."""
-    import copy
-
-    import torch
-
-    from imgcls.analysis.speed import _inference_fn, _train_step_fn
-    from imgcls.apis import build_model, prepare_config
-    from imgcls.apis.model import prepare_for_inference
-    from imgcls.engine import build_optimizer, choose_speed_settings
-    from imgcls.engine.precision import apply_channels_last_guard
-    cfg = copy.deepcopy(cfg)
-    prepare_config(cfg)
-    cl = cfg.get('channels_last', 'auto') if channels_last is None else channels_last
-    speed = choose_speed_settings(torch.device('cpu'), amp=cfg.get('amp', 'auto') if amp is None else amp,
-                                  channels_last=cl)
-    model = build_model(cfg, device=torch.device('cpu'))
-    if mode == 'train':
-        speed = apply_channels_last_guard(speed, model, cl)
-    num = cfg['model']['head']['num_classes']
-    batch = {'img': torch.randint(0, 256, (batch_size, *shape), dtype=torch.uint8),
-             'gt_label': torch.randint(0, num, (batch_size,))}
-    if mode == 'inference':
-        return _inference_fn(prepare_for_inference(model, cfg, speed), speed, batch)
-    if speed.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        model.data_preprocessor.channels_last = True
-    opt = build_optimizer(model, dict(cfg.get('optimizer') or {'type': 'SGD', 'lr': 0.01, 'momentum': 0.9}))
-    return _train_step_fn(model.train(), opt, speed, batch)
 
 
 def onnxruntime_infer(args) -> dict:

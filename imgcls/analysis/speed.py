@@ -92,19 +92,15 @@ def _inference_fn(model, speed, batch):
     return step
 
 
-def benchmark(cfg, batch_size: int = 32, shape: tuple[int, int, int] = (3, 224, 224), device: str | None = None,
-              amp=None, channels_last=None, compile: bool | None = None, iters: int = 20, warmup: int = 5,
-              repeats: int = 5, modes: tuple[str, ...] = ('inference', 'train')) -> SpeedResult:
-    """Measure images/s of ``modes`` for ``cfg.model``; None settings come from the config (or 'auto')."""
+def setup(cfg, batch_size: int, shape: tuple[int, int, int], device: str | None = None, amp=None,
+          channels_last=None, compile: bool | None = None, train: bool = True):
+    """The model, speed settings and synthetic batch :func:`benchmark` times; returns ``(cfg, speed, model,
+    batch)`` with ``cfg`` prepared. None settings come from the config (or 'auto'); ``train`` applies the CPU
+    channels_last guard training applies, so the numbers match a real run."""
     from ..apis import build_model, prepare_config
-    from ..apis.model import prepare_for_inference
     from ..apis.train import resolve_device
-    from ..engine import build_optimizer, choose_speed_settings
+    from ..engine import choose_speed_settings
     from ..engine.precision import apply_channels_last_guard
-    for name, value, low in (('--batch-size', batch_size, 1), ('--iters', iters, 1), ('warmup', warmup, 0),
-                             ('repeats', repeats, 1)):
-        if not isinstance(value, int) or value < low:
-            raise ConfigError(f'{name} must be an int >= {low}, got {value!r}')
     cfg = copy.deepcopy(cfg)
     prepare_config(cfg)
     dev = resolve_device(device or cfg.get('device'))
@@ -113,30 +109,48 @@ def benchmark(cfg, batch_size: int = 32, shape: tuple[int, int, int] = (3, 224, 
         dev, amp=cfg.get('amp', 'auto') if amp is None else amp, channels_last=channels_last,
         compile=cfg.get('compile', False) if compile is None else compile, fp16=cfg.get('fp16'))
     model = build_model(cfg, device=dev)
-    if 'train' in modes:  # the same CPU channels_last guard as training, so the numbers match a real run
+    if train:
         speed = apply_channels_last_guard(speed, model, channels_last)
-    if speed.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        model.data_preprocessor.channels_last = True
+    speed.apply_memory_format(model)
     gen = torch.Generator().manual_seed(0)
     batch = {'img': torch.randint(0, 256, (batch_size, *shape), generator=gen, dtype=torch.uint8),
              'gt_label': torch.randint(0, _num_classes(cfg), (batch_size,), generator=gen)}
     if dev.type == 'cuda':
         batch = {k: v.pin_memory() for k, v in batch.items()}  # as the loader hands them over
-    settings = speed.describe()
-    if 'inference' in modes and cfg.get('fuse_conv_bn', True):
-        settings += '; inference: BatchNorms folded into their convolutions'
-    result = SpeedResult(batch_size, tuple(shape), settings)
+    return cfg, speed, model, batch
+
+
+def make_step(mode: str, cfg, speed, model, batch):
+    """One inference batch or one training step of ``model`` on ``batch``, as a function of no arguments.
+
+    Inference runs on a copy set up as ``init_model`` / ``imgcls test`` set it up (BatchNorms folded), so
+    ``model`` stays trainable."""
+    from ..apis.model import prepare_for_inference
+    from ..engine import build_optimizer
+    if mode == 'inference':
+        return _inference_fn(prepare_for_inference(copy.deepcopy(model), cfg, speed), speed, batch)
+    if mode == 'train':
+        optimizer_cfg = dict(cfg.get('optimizer') or {'type': 'SGD', 'lr': 0.01, 'momentum': 0.9})
+        return _train_step_fn(model.train(), build_optimizer(model, optimizer_cfg), speed, batch)
+    raise ConfigError(f'benchmark mode {mode!r} is not one of inference, train')
+
+
+def benchmark(cfg, batch_size: int = 32, shape: tuple[int, int, int] = (3, 224, 224), device: str | None = None,
+              amp=None, channels_last=None, compile: bool | None = None, iters: int = 20, warmup: int = 5,
+              repeats: int = 5, modes: tuple[str, ...] = ('inference', 'train')) -> SpeedResult:
+    """Measure images/s of ``modes`` for ``cfg.model``; None settings come from the config (or 'auto')."""
+    for name, value, low in (('--batch-size', batch_size, 1), ('--iters', iters, 1), ('warmup', warmup, 0),
+                             ('repeats', repeats, 1)):
+        if not isinstance(value, int) or value < low:
+            raise ConfigError(f'{name} must be an int >= {low}, got {value!r}')
+    cfg, speed, model, batch = setup(cfg, batch_size, shape, device, amp, channels_last, compile,
+                                     train='train' in modes)
+    result = SpeedResult(batch_size, tuple(shape), speed.describe())
     for mode in modes:
-        if mode == 'inference':  # as init_model / imgcls test set it up: BatchNorms folded (on a copy)
-            step = _inference_fn(prepare_for_inference(copy.deepcopy(model), cfg, speed), speed, batch)
-        elif mode == 'train':
-            model.train()
-            optimizer_cfg = dict(cfg.get('optimizer') or {'type': 'SGD', 'lr': 0.01, 'momentum': 0.9})
-            step = _train_step_fn(model, build_optimizer(model, optimizer_cfg), speed, batch)
-        else:
-            raise ConfigError(f'benchmark mode {mode!r} is not one of inference, train')
-        rates = [batch_size * iters / t for t in time_steps(step, dev, iters, warmup, repeats)]
+        step = make_step(mode, cfg, speed, model, batch)
+        if mode == 'inference' and cfg.get('fuse_conv_bn', True):
+            result.settings += '; inference: BatchNorms folded into their convolutions'
+        rates = [batch_size * iters / t for t in time_steps(step, speed.device, iters, warmup, repeats)]
         result.img_per_s[mode] = statistics.median(rates)
         result.spread[mode] = (min(rates), max(rates))
     return result

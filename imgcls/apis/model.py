@@ -56,7 +56,4 @@ def prepare_for_inference(model: torch.nn.Module, cfg, speed) -> torch.nn.Module
     model.eval()
     if fuse:
         fuse_conv_bn(model)
-    if speed.channels_last:
-        model.to(memory_format=torch.channels_last)
-        model.data_preprocessor.channels_last = True
-    return model
+    return speed.apply_memory_format(model)

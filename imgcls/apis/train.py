@@ -195,9 +195,7 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
 
     if cfg.get('sync_bn') and distributed:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    if speed.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-        model.data_preprocessor.channels_last = True
+    speed.apply_memory_format(model)
     resume_path = resolve_resume(resume, cfg, work_dir)
     load_from = load_from or cfg.get('load_from')
     if load_from and resume_path is None:

@@ -36,6 +36,13 @@ class SpeedSettings:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
+    def apply_memory_format(self, model: torch.nn.Module) -> torch.nn.Module:
+        """Put ``model`` (in place) and the batches its data preprocessor makes in channels_last, if chosen."""
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+            model.data_preprocessor.channels_last = True
+        return model
+
     def describe(self) -> str:
         prec = {None: 'fp32', torch.bfloat16: 'bf16 autocast', torch.float16: 'fp16 autocast + loss scaling'}
         return (f'{prec[self.amp_dtype]}, channels_last={"on" if self.channels_last else "off"}, '

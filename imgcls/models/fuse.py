@@ -82,9 +82,7 @@ def _fold(module: nn.Module) -> int:
     pairs = _pairs(graph, module)
     for conv_name, norm_name in pairs:
         conv, norm = module.get_submodule(conv_name), module.get_submodule(norm_name)
-        fused = fuse_conv_bn_eval(conv, norm)
-        fused.weight.requires_grad_(conv.weight.requires_grad)
-        _replace(module, conv_name, fused)
+        _replace(module, conv_name, fuse_conv_bn_eval(conv, norm))
         _replace(module, norm_name, nn.Identity())
     return len(pairs)
 
