@@ -8,6 +8,7 @@ import torch.nn as nn
 
 from ...errors import ConfigError
 from ..layers import initialize, load_pretrained
+from ..utils.stages import set_norm_eval
 
 
 class BaseBackbone(nn.Module):
@@ -38,7 +39,13 @@ class BaseBackbone(nn.Module):
     def forward(self, x):  # noqa: D102 - subclasses define it
         raise NotImplementedError(f'{type(self).__name__} must define forward(x) returning a tuple')
 
+    def _freeze_stages(self) -> None:
+        """Put the frozen stages (``frozen_stages``) in eval mode without gradients; nothing by default."""
+
     def train(self, mode: bool = True) -> BaseBackbone:
-        """Set train/eval mode; subclasses re-freeze parts here."""
+        """Set train/eval mode, then keep the frozen stages, and with ``norm_eval`` every BatchNorm, in eval mode."""
         super().train(mode)
+        self._freeze_stages()
+        if mode and getattr(self, 'norm_eval', False):
+            set_norm_eval(self)
         return self

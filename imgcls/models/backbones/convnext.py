@@ -162,8 +162,3 @@ class ConvNeXt(BaseBackbone):
             for param in chain(self.downsample_layers[i].parameters(), self.stages[i].parameters()):
                 param.requires_grad = False
 
-    def train(self, mode: bool = True) -> ConvNeXt:
-        """Set train/eval mode, keeping frozen stages in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        return self

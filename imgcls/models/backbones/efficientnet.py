@@ -15,7 +15,7 @@ from ..layers import ConvModule, make_divisible
 from ..layers.conv2d_adaptive_padding import Conv2dAdaptivePadding  # noqa: F401 - registers the conv_cfg type
 from ..utils.efficientnet_block import EdgeResidual
 from ..utils.inverted_residual import InvertedResidual
-from ..utils.stages import check_frozen_stages, check_out_indices, freeze, set_norm_eval
+from ..utils.stages import check_frozen_stages, check_out_indices, freeze
 from .base_backbone import BaseBackbone
 
 __all__ = ['EfficientNet', 'model_scaling']
@@ -179,10 +179,3 @@ class EfficientNet(BaseBackbone):
     def _freeze_stages(self) -> None:
         freeze(list(self.layers[:self.frozen_stages]))
 
-    def train(self, mode: bool = True) -> EfficientNet:
-        """Set the mode, then keep frozen stages (and, with norm_eval, all BatchNorms) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_norm_eval(self)
-        return self

@@ -11,7 +11,7 @@ from ...errors import ConfigError
 from ..builder import BACKBONES
 from ..layers import ConvModule, make_divisible
 from ..utils.inverted_residual import run_block
-from ..utils.stages import check_frozen_stages, check_out_indices, freeze, set_norm_eval
+from ..utils.stages import check_frozen_stages, check_out_indices, freeze
 from .base_backbone import BaseBackbone
 
 __all__ = ['MobileNetV2']
@@ -114,10 +114,3 @@ class MobileNetV2(BaseBackbone):
         if self.frozen_stages >= 0:
             freeze([self.conv1] + [getattr(self, f'layer{i}') for i in range(1, self.frozen_stages + 1)])
 
-    def train(self, mode: bool = True) -> MobileNetV2:
-        """Set the mode, then keep frozen stages (and, with norm_eval, all BatchNorms) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_norm_eval(self)
-        return self

@@ -10,7 +10,7 @@ from ...errors import ConfigError
 from ..builder import BACKBONES
 from ..layers import ConvModule
 from ..utils.inverted_residual import InvertedResidual
-from ..utils.stages import check_frozen_stages, check_out_indices, freeze, set_norm_eval
+from ..utils.stages import check_frozen_stages, check_out_indices, freeze
 from .base_backbone import BaseBackbone
 
 __all__ = ['MobileNetV3']
@@ -98,10 +98,3 @@ class MobileNetV3(BaseBackbone):
     def _freeze_stages(self) -> None:
         freeze([getattr(self, f'layer{i}') for i in range(self.frozen_stages + 1)])
 
-    def train(self, mode: bool = True) -> MobileNetV3:
-        """Set the mode, then keep frozen layers (and, with norm_eval, all BatchNorms) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_norm_eval(self)
-        return self

@@ -381,16 +381,6 @@ class ResNet(BaseBackbone):
                 outs.append(x)
         return tuple(outs)
 
-    def train(self, mode: bool = True) -> ResNet:
-        """Set the mode, then keep frozen stages (and, with norm_eval, all BatchNorms) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
-
 
 @BACKBONES.register_module()
 class ResNetV1c(ResNet):

@@ -13,7 +13,7 @@ from ..builder import BACKBONES
 from ..layers import ConvModule, constant_init, normal_init
 from ..utils.channel_shuffle import channel_shuffle
 from ..utils.inverted_residual import run_block
-from ..utils.stages import check_frozen_stages, check_out_indices, freeze, set_norm_eval
+from ..utils.stages import check_frozen_stages, check_out_indices, freeze
 from .base_backbone import BaseBackbone
 
 __all__ = ['ShuffleNetV2']
@@ -134,10 +134,3 @@ class ShuffleNetV2(BaseBackbone):
         if self.frozen_stages >= 0:
             freeze([self.conv1] + list(self.layers[:self.frozen_stages]))
 
-    def train(self, mode: bool = True) -> ShuffleNetV2:
-        """Set the mode, then keep frozen stages (and, with norm_eval, all BatchNorms) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            set_norm_eval(self)
-        return self

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn as nn
 import torch.utils.checkpoint as cp
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...errors import ConfigError
 from ..builder import BACKBONES
@@ -237,12 +236,3 @@ class SwinTransformer(BaseBackbone):
             for param in module.parameters():
                 param.requires_grad = False
 
-    def train(self, mode: bool = True) -> SwinTransformer:
-        """Set train/eval mode, keeping frozen stages (and BatchNorms under ``norm_eval``) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn as nn
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...errors import ConfigError, DataError
 from ..builder import BACKBONES
@@ -132,12 +131,3 @@ class VGG(BaseBackbone):
                 for param in module.parameters():
                     param.requires_grad = False
 
-    def train(self, mode: bool = True) -> VGG:
-        """Set the mode, then keep frozen stages (and, with norm_eval, all BatchNorms) in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self

@@ -229,8 +229,3 @@ class VisionTransformer(BaseBackbone):
             for param in module.parameters():
                 param.requires_grad = False
 
-    def train(self, mode: bool = True) -> VisionTransformer:
-        """Set train/eval mode, keeping frozen layers in eval mode."""
-        super().train(mode)
-        self._freeze_stages()
-        return self
