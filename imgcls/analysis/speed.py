@@ -26,16 +26,42 @@ class SpeedResult:
     settings: str
     img_per_s: dict[str, float] = field(default_factory=dict)  # mode -> median images/s
     spread: dict[str, tuple[float, float]] = field(default_factory=dict)  # mode -> (min, max) images/s
+    peak_memory_gb: dict[str, float] = field(default_factory=dict)  # mode -> peak GPU memory (CUDA only)
+    loader_img_per_s: float | None = None  # what the config's train loader delivers (``--data``)
+
+    def as_dict(self) -> dict:
+        """The result as plain JSON-ready values."""
+        return dict(batch_size=self.batch_size, input_shape=list(self.input_shape), settings=self.settings,
+                    img_per_s=self.img_per_s, spread={k: list(v) for k, v in self.spread.items()},
+                    peak_memory_gb=self.peak_memory_gb, loader_img_per_s=self.loader_img_per_s,
+                    loader_headroom=self.loader_headroom)
+
+    @property
+    def loader_headroom(self) -> float | None:
+        """Loader images/s over training images/s: below 1 the loader bounds training."""
+        if self.loader_img_per_s is None or 'train' not in self.img_per_s:
+            return None
+        return self.loader_img_per_s / self.img_per_s['train']
 
     def table(self) -> str:
         """A printable table: mode, batch, median img/s, ms per batch, min-max img/s."""
-        lines = [f'{"mode":<10} {"batch":>5} {"img/s":>10} {"ms/batch":>10}   {"min-max img/s":<20}']
+        lines = [f'{"mode":<10} {"batch":>5} {"img/s":>10} {"ms/batch":>10}   {"min-max img/s":<20}'
+                 + ('peak GPU memory' if self.peak_memory_gb else '')]
+        lines[0] = lines[0].rstrip()
         for mode, ips in self.img_per_s.items():
             low, high = self.spread[mode]
+            mem = f'{self.peak_memory_gb[mode]:.2f} GiB' if mode in self.peak_memory_gb else ''
             lines.append(f'{mode:<10} {self.batch_size:>5} {ips:>10.1f} {1000 * self.batch_size / ips:>10.2f}   '
-                         f'{low:.1f}-{high:.1f}')
+                         f'{f"{low:.1f}-{high:.1f}":<20}{mem}'.rstrip())
         c, h, w = self.input_shape
         lines.append(f'input {c}x{h}x{w} uint8 through the data preprocessor; {self.settings}')
+        if self.loader_img_per_s is not None:
+            line = f'train loader (the config\'s data.train): {self.loader_img_per_s:.1f} img/s'
+            if self.loader_headroom is not None:
+                verdict = ('keeps up' if self.loader_headroom >= 1
+                           else 'bounds training: add workers or a lighter pipeline')
+                line += f', {self.loader_headroom:.2f}x what training consumes ({verdict})'
+            lines.append(line)
         return '\n'.join(lines)
 
 
@@ -100,10 +126,11 @@ def setup(cfg, batch_size: int, shape: tuple[int, int, int], device: str | None 
     from ..apis import build_model, prepare_config
     from ..apis.train import resolve_device
     from ..engine import choose_speed_settings
-    from ..engine.precision import apply_channels_last_guard
+    from ..engine.precision import apply_channels_last_guard, configure_cudnn
     cfg = copy.deepcopy(cfg)
     prepare_config(cfg)
     dev = resolve_device(device or cfg.get('device'))
+    configure_cudnn(dev, bool(cfg.get('deterministic', False)), cfg.get('cudnn_benchmark'))
     channels_last = cfg.get('channels_last', 'auto') if channels_last is None else channels_last
     speed = choose_speed_settings(
         dev, amp=cfg.get('amp', 'auto') if amp is None else amp, channels_last=channels_last,
@@ -137,8 +164,10 @@ def make_step(mode: str, cfg, speed, model, batch):
 
 def benchmark(cfg, batch_size: int = 32, shape: tuple[int, int, int] = (3, 224, 224), device: str | None = None,
               amp=None, channels_last=None, compile: bool | None = None, iters: int = 20, warmup: int = 5,
-              repeats: int = 5, modes: tuple[str, ...] = ('inference', 'train')) -> SpeedResult:
-    """Measure images/s of ``modes`` for ``cfg.model``; None settings come from the config (or 'auto')."""
+              repeats: int = 5, modes: tuple[str, ...] = ('inference', 'train'),
+              data_batches: int = 0) -> SpeedResult:
+    """Measure images/s of ``modes`` for ``cfg.model``; None settings come from the config (or 'auto').
+    With ``data_batches``, also time that many batches of the config's training loader (the headroom)."""
     for name, value, low in (('--batch-size', batch_size, 1), ('--iters', iters, 1), ('warmup', warmup, 0),
                              ('repeats', repeats, 1)):
         if not isinstance(value, int) or value < low:
@@ -150,7 +179,40 @@ def benchmark(cfg, batch_size: int = 32, shape: tuple[int, int, int] = (3, 224, 
         step = make_step(mode, cfg, speed, model, batch)
         if mode == 'inference' and cfg.get('fuse_conv_bn', True):
             result.settings += '; inference: BatchNorms folded into their convolutions'
+        if speed.device.type == 'cuda':
+            torch.cuda.reset_peak_memory_stats(speed.device)
         rates = [batch_size * iters / t for t in time_steps(step, speed.device, iters, warmup, repeats)]
         result.img_per_s[mode] = statistics.median(rates)
         result.spread[mode] = (min(rates), max(rates))
+        if speed.device.type == 'cuda':
+            result.peak_memory_gb[mode] = torch.cuda.max_memory_allocated(speed.device) / 2 ** 30
+        del step
+    if data_batches:
+        result.loader_img_per_s = loader_throughput(cfg, data_batches, batch_size)
     return result
+
+
+def loader_throughput(cfg, batches: int, batch_size: int) -> float:
+    """Images/s the config's training loader delivers (``data.train``, its workers, pinned memory when
+    CUDA is there), timed over ``batches`` batches after the first (worker start-up is not counted)."""
+    from ..data import build_dataloader, build_dataset
+    if not isinstance(batches, int) or batches < 1:
+        raise ConfigError(f'--data must be a number of batches >= 1, got {batches!r}')
+    if 'train' not in (cfg.get('data') or {}):
+        raise ConfigError('--data times the training loader, but the config has no data.train')
+    data_cfg = cfg['data']
+    dataset = build_dataset(data_cfg['train'])
+    loader = build_dataloader(dataset, batch_size, data_cfg.get('workers_per_gpu', 2), shuffle=True, seed=0,
+                              drop_last=True)
+    if len(loader) < 2:
+        raise ConfigError(f'--data needs at least 2 batches of {batch_size} in data.train, which has '
+                          f'{len(dataset)} images; use a smaller --batch-size')
+    it, done = iter(loader), 0
+    next(it)  # worker start-up and the first batch
+    start = time.perf_counter()
+    for _ in range(batches):
+        try:
+            done += len(next(it)['img'])
+        except StopIteration:
+            it = iter(loader)
+    return done / (time.perf_counter() - start)

@@ -158,7 +158,7 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     from ..engine.checkpoint import get_state_dict, load_checkpoint, load_model_weights
     from ..engine.dist import get_rank, init_distributed, is_main_process, launched_by_torchrun
     from ..engine.log import get_logger
-    from ..engine.precision import apply_channels_last_guard
+    from ..engine.precision import apply_channels_last_guard, configure_cudnn
     from ..engine.seed import random_seed, set_random_seed
 
     cfg = copy.deepcopy(cfg)
@@ -177,6 +177,7 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
 
     seed = next(s for s in (seed, cfg.get('seed'), random_seed()) if s is not None)
     set_random_seed(seed + get_rank(), deterministic or bool(cfg.get('deterministic', False)))
+    configure_cudnn(dev, deterministic or bool(cfg.get('deterministic', False)), cfg.get('cudnn_benchmark'))
     cfg['seed'] = seed
     if is_main_process():
         cfg.dump(work_dir / 'config.py')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from .common import add_cfg_options, load_config
 
@@ -27,6 +28,10 @@ def add_parser(sub) -> None:
     p.add_argument('--repeats', type=int, default=5, help='timed runs; the median is reported (default 5)')
     p.add_argument('--modes', nargs='+', choices=('inference', 'train'), default=['inference', 'train'])
     p.add_argument('--device', help='cpu, cuda or cuda:N (default: cuda when available)')
+    p.add_argument('--data', type=int, default=0, metavar='BATCHES',
+                   help="also time BATCHES batches of the config's training loader (real files, the config's "
+                        'workers) and report its headroom over the train step')
+    p.add_argument('--json', action='store_true', help='print the result as one JSON object')
     add_cfg_options(p)
     p.set_defaults(func=run)
 
@@ -38,6 +43,6 @@ def run(args: argparse.Namespace) -> int:
     amp = None if args.amp is None else ('auto' if args.amp else 'fp32')
     result = benchmark(cfg, batch_size=args.batch_size, shape=input_shape(cfg, args.shape), device=args.device,
                        amp=amp, channels_last=args.channels_last, compile=args.compile, iters=args.iters,
-                       warmup=args.warmup, repeats=args.repeats, modes=tuple(args.modes))
-    print(result.table())
+                       warmup=args.warmup, repeats=args.repeats, modes=tuple(args.modes), data_batches=args.data)
+    print(json.dumps(result.as_dict()) if args.json else result.table())
     return 0

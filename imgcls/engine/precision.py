@@ -77,6 +77,17 @@ def choose_speed_settings(device: torch.device, amp='auto', channels_last='auto'
                          compile=bool(compile), use_scaler=dtype is torch.float16, reason=reason)
 
 
+def configure_cudnn(device: torch.device, deterministic: bool = False, cudnn_benchmark=None) -> bool:
+    """Let cuDNN time its convolution algorithms on the first batch of each shape (on CUDA, unless
+    ``deterministic``); mmcls configs' ``cudnn_benchmark`` key overrides. Returns the setting."""
+    if cudnn_benchmark not in (None, True, False):
+        raise ConfigError(f'cudnn_benchmark={cudnn_benchmark!r} is not valid; use True or False')
+    on = device.type == 'cuda' and not deterministic and cudnn_benchmark is not False
+    if device.type == 'cuda':
+        torch.backends.cudnn.benchmark = on
+    return on
+
+
 def channels_last_hazards(model: torch.nn.Module) -> list[str]:
     """Convs whose CPU weight gradient oneDNN computes wrongly in channels_last (memory corruption).
 
