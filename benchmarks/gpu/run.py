@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -93,13 +94,13 @@ class Run:
         self.log.flush()
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
+                                text=True, start_new_session=True)  # its own group: a time-out ends its children too
         if watch is not None:
             threading.Thread(target=self._activate_when, args=(watch, proc), daemon=True).start()
         try:
             output, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             output, _ = proc.communicate()
             output += f'\n[killed after {timeout:.0f} s]'
         self.gpu.active.clear()
@@ -180,6 +181,24 @@ def vit_rows(run: Run, batch: int, iters: list[str]) -> None:
     run.imgcls_bench('vit-b/16 train synthetic', VIT, '--modes', 'train', '--batch-size', str(batch), *iters)
     run.peer('vit-b/16 train synthetic', 'timm', 'synth', '--arch', 'vit_b16', '--batch', str(batch),
              *iters)
+
+
+def ddp_row(run: Run, tmp: Path, epochs: int) -> None:
+    """The README's main job on the GPU under torchrun (NCCL), evaluation included: the CUDA path end to end."""
+    work = tmp / 'ddp'
+    wall = time.perf_counter()
+    out = run.child('ddp', [sys.executable, '-m', 'torch.distributed.run', '--nproc-per-node', '1', '-m', 'imgcls',
+                            'train', 'configs/resnet/resnet18_digits.py', '--work-dir', str(work), '--cfg-options',
+                            f'runner.max_epochs={epochs}'], 300)
+    log = work / 'log.jsonl'
+    records = [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+    evals = [r for r in records if r.get('mode') == 'val']
+    if out is None or not evals:
+        run.record('digits main job, torchrun (NCCL)', 'imgcls', error='failed: see log.txt')
+        return
+    train = [r for r in records if r.get('mode') == 'train']
+    run.record('digits main job, torchrun (NCCL)', 'imgcls', wall_s=round(time.perf_counter() - wall, 1),
+               epochs=epochs, last_eval=evals[-1], img_per_s=max(r['img_per_s'] for r in train))
 
 
 def compile_row(run: Run, batch: int, iters: list[str]) -> None:
@@ -300,7 +319,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--out', type=Path, required=True)
     p.add_argument('--quick', action='store_true', help='tiny sizes: checks that every row runs')
-    p.add_argument('--rows', nargs='+', default=['env', 'synth', 'infer', 'jpeg', 'vit', 'ort', 'compile'])
+    p.add_argument('--rows', nargs='+', default=['env', 'synth', 'ddp', 'infer', 'jpeg', 'vit', 'ort', 'compile'])
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     run = Run(args.out, args.quick)
@@ -322,6 +341,8 @@ def main() -> None:
             elif name == 'jpeg':
                 jpeg_rows(run, tmp, 64 if q else 10240, 4 if q else 100, batch, 4 if q else 36,
                           2 if q else max(2, (os.cpu_count() or 4) - 2))
+            elif name == 'ddp':
+                ddp_row(run, tmp, 1 if q else 5)
             elif name == 'compile':
                 compile_row(run, batch, iters)
             elif name == 'ort':
