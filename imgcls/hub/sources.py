@@ -45,10 +45,9 @@ def torchvision_url(name: str) -> str:
     if name in TORCHVISION_URLS:
         return TORCHVISION_URLS[name]
     near = difflib.get_close_matches(name, list(TORCHVISION_URLS), n=5, cutoff=0.5)
-    hint = f'did you mean {", ".join(near)}? ' if near else ''
-    raise CheckpointError(f'torchvision://{name}: no such torchvision weights among the families imgcls converts; '
-                          f'{hint}see imgcls.hub.torchvision_urls.TORCHVISION_URLS for all '
-                          f'{len(TORCHVISION_URLS)} names.')
+    hint = f' Did you mean {", ".join(near)}?' if near else ''
+    raise CheckpointError(f'torchvision://{name}: no such torchvision weights among the families imgcls converts.'
+                          f'{hint} imgcls.hub.torchvision_urls.TORCHVISION_URLS lists all {len(TORCHVISION_URLS)}.')
 
 
 def _converted(ckpt: dict, library: str, source: str) -> dict:
