@@ -29,6 +29,10 @@ def test_the_index_holds_mmcls_0_25_published_models_and_their_numbers():
     assert model_info('resnet50_8xb32_in1k').top5 == 93.06
 
 
+def test_the_package_exports_the_hub():
+    assert imgcls.get_model is get_model and 'list_models' in imgcls.__all__
+
+
 def test_patterns_are_wildcards_or_substrings():
     assert imgcls.list_models('resnet18_*') == ['resnet18_8xb16_cifar10', 'resnet18_8xb32_in1k']
     assert imgcls.list_models('cub') == ['resnet50_8xb8_cub', 'swin-large_8xb8_cub_384px']
