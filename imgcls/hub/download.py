@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import logging
 import os
 import re
 import sys
@@ -37,6 +38,7 @@ TIMEOUT_S = 30.0
 _CHUNK = 1 << 20
 _HASH_IN_NAME = re.compile(r'-([a-f0-9]{6,64})\.[A-Za-z0-9]+$')
 _TRUE = ('1', 'true', 'yes', 'on')
+logger = logging.getLogger(__name__)
 
 
 class _Transient(Exception):
@@ -121,8 +123,10 @@ def _fetch(url: str, target: Path, expected: str | None, progress: bool) -> None
     with _open(url) as response:
         total = int(response.headers.get('Content-Length') or 0) or None
         done = 0
+        logger.info(f'downloading {url} to {target}')
+        # a bar where someone watches; a log file gets the line above, not hundreds of carriage returns
         bar = tqdm(total=total, unit='B', unit_scale=True, unit_divisor=1024, desc=target.name,
-                   disable=not progress, file=sys.stderr, leave=False)
+                   disable=not (progress and sys.stderr.isatty()), file=sys.stderr, leave=False)
         try:
             with atomic_open(target, 'wb') as out:  # removed, not renamed, if anything below raises
                 while True:

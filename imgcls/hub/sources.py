@@ -60,25 +60,25 @@ def _timm_file(repo_id: str) -> Path:
     """The weights file of a timm model on the Hugging Face hub (safetensors when it has one)."""
     try:
         import huggingface_hub
-        from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+        from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
     except ImportError as e:  # an optional extra: only timm/ references need it
         raise CheckpointError(f'{repo_id}: loading timm weights from the Hugging Face hub needs huggingface_hub: '
                               'pip install "imgcls[hub]" (or pip install huggingface_hub).') from e
-    offline = is_offline()  # huggingface_hub reads HF_HUB_OFFLINE itself
+    offline = is_offline() or huggingface_hub.constants.HF_HUB_OFFLINE
     last: Exception | None = None
     for filename in _TIMM_FILES:
         try:
-            return Path(huggingface_hub.hf_hub_download(repo_id, filename, local_files_only=offline))
-        except EntryNotFoundError as e:
+            return Path(huggingface_hub.hf_hub_download(repo_id, filename, local_files_only=is_offline()))
+        except EntryNotFoundError as e:  # also LocalEntryNotFoundError: not in the cache, or no such file
             last = e
-        except LocalEntryNotFoundError as e:
-            last = e
-        except RepositoryNotFoundError as e:
-            raise CheckpointError(f'{repo_id} is not a model repository on the Hugging Face hub; timm\'s ids look '
-                                  'like timm/resnet50.a1_in1k (see https://huggingface.co/timm).') from e
+        except HfHubHTTPError as e:  # no such repository, a gated one, a server error
+            raise CheckpointError(f'{repo_id}: the Hugging Face hub refused it ({str(e).splitlines()[0]}); timm\'s '
+                                  'ids look like timm/resnet50.a1_in1k (see https://huggingface.co/timm).') from e
     if isinstance(last, LocalEntryNotFoundError):
-        raise CheckpointError(f'{repo_id}: offline (IMGCLS_OFFLINE or HF_HUB_OFFLINE) and not in the Hugging Face '
-                              f'cache ({huggingface_hub.constants.HF_HUB_CACHE}); run once with network access, '
+        why = ('offline (IMGCLS_OFFLINE or HF_HUB_OFFLINE)' if offline
+               else 'the Hugging Face hub could not be reached')
+        raise CheckpointError(f'{repo_id}: {why} and not in the Hugging Face cache '
+                              f'({huggingface_hub.constants.HF_HUB_CACHE}); run once with network access, '
                               'or unset the offline variable.') from last
     raise CheckpointError(f'{repo_id} has none of {", ".join(_TIMM_FILES)} on the Hugging Face hub.') from last
 
