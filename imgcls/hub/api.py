@@ -47,9 +47,13 @@ def missing_parts(model_cfg: Mapping) -> list[str]:
 def _config_of(info: ModelInfo) -> Config | None:
     """The full config of a published model: imgcls's shipped copy, else the model dict the index stored."""
     path = shipped_config(info.config) if info.config else None
-    if path is not None:
-        return Config.fromfile(str(path))
     model = info.model_cfg()
+    if path is not None:
+        try:
+            return Config.fromfile(str(path))
+        except ConfigError:
+            if model is None:
+                raise
     return Config(dict(model=model)) if model is not None else None
 
 

@@ -36,7 +36,8 @@ RETRIES = 3  # attempts for a transient failure (reset connection, timeout, HTTP
 BACKOFF_S = 1.0  # wait before the 2nd attempt; doubled for each next one
 TIMEOUT_S = 30.0
 _CHUNK = 1 << 20
-_HASH_IN_NAME = re.compile(r'-([a-f0-9]{6,64})\.[A-Za-z0-9]+$')
+# the convention of mmcls and torchvision: name-<first 8 to 10 hex digits of the sha256>.pth
+_HASH_IN_NAME = re.compile(r'-([a-f0-9]{8,10})\.[A-Za-z0-9]+$')
 _TRUE = ('1', 'true', 'yes', 'on')
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def hash_prefix(filename: str) -> str | None:
 def cached_file(url: str) -> Path:
     """Where ``url`` is (or would be) cached: the file name of the original URL, not of a mirror."""
     name = os.path.basename(urllib.parse.urlparse(url).path)
-    if not name:
+    if name in ('', '.', '..'):
         raise CheckpointError(f'cannot tell a file name from the URL {url!r}: it should end in the file, '
                               'e.g. https://host/path/model.pth')
     return cache_dir() / name

@@ -25,19 +25,12 @@ from ..errors import CheckpointError
 from .download import download_url, is_offline
 from .torchvision_urls import TORCHVISION_URLS
 
-__all__ = ['load_checkpoint', 'is_remote', 'torchvision_url']
+__all__ = ['load_checkpoint', 'torchvision_url']
 
 _LEGACY = ('open-mmlab://', 'mmcls://', 'modelzoo://', 'openmmlab://')
 _TIMM = 'timm/'
 # what a timm repository on the hub holds, best first: safetensors cannot carry code
 _TIMM_FILES = ('model.safetensors', 'pytorch_model.bin')
-
-
-def is_remote(source: str | os.PathLike) -> bool:
-    """Whether ``source`` names weights that may need the network (anything but an existing local file)."""
-    text = os.fspath(source)
-    return text.startswith(('http://', 'https://', 'torchvision://', *_LEGACY)) or (
-        text.startswith(_TIMM) and not os.path.exists(text))
 
 
 def torchvision_url(name: str) -> str:

@@ -27,7 +27,7 @@ def _leftovers(cache):
 def test_hash_prefix_of_published_names():
     assert hash_prefix('resnet18_b16x8_cifar10_20210528-bd6371c8.pth') == 'bd6371c8'
     assert hash_prefix('shufflenetv2_x0.5-f707e7126e.pth') == 'f707e7126e'
-    assert hash_prefix('my_model.pth') is None
+    assert hash_prefix('my_model.pth') is None and hash_prefix('weights-2024.pth') is None
 
 
 def test_download_is_cached_and_the_second_use_needs_no_network(server, hub_cache):
