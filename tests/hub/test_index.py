@@ -85,6 +85,10 @@ def test_get_model_builds_a_published_model_with_overrides():
     assert sum(p.numel() for n, p in model.named_parameters() if not n.startswith('head.')) == 11168832
 
 
+def test_get_model_takes_a_shipped_config_name():
+    assert get_model('resnet18_digits').backbone.conv1.in_channels == 1  # configs/resnet/resnet18_digits.py
+
+
 def test_pretrained_true_uses_the_cached_published_file_offline(hub_cache, monkeypatch):
     source = get_model(CIFAR)
     hub_cache.mkdir(parents=True)

@@ -7,6 +7,7 @@ import io
 import pytest
 import torch
 
+from imgcls import Config
 from imgcls.errors import CheckpointError
 from imgcls.hub import sources
 from imgcls.hub.api import get_model
@@ -73,6 +74,7 @@ def _hf_cache_with(tmp_path, monkeypatch, repo_id: str, state: dict):
     monkeypatch.setenv('IMGCLS_OFFLINE', '1')  # never the network: the file must come from the cache
 
 
+@pytest.mark.slow  # ~5 s, most of it importing timm
 def test_timm_hub_ids_load_safetensors_from_the_hf_cache(tmp_path, monkeypatch):
     timm = pytest.importorskip('timm')
     torch.manual_seed(1)
@@ -91,10 +93,13 @@ def test_a_timm_id_missing_offline_says_so(tmp_path, monkeypatch):
 
 
 def test_a_local_path_and_a_url_load_alike(server, tmp_path):
-    state = get_model(CONFIG).state_dict()
+    tiny = Config(dict(model=dict(type='ImageClassifier', neck=dict(type='GlobalAveragePooling'),
+                                  backbone=dict(type='ResNet_CIFAR', depth=18, stem_channels=4, base_channels=4),
+                                  head=dict(type='LinearClsHead', num_classes=3, in_channels=32))))
+    state = get_model(tiny).state_dict()
     path = tmp_path / 'mine.pth'
     torch.save({'state_dict': state}, path)
     url = server.add('mine-{sha}.pth', path.read_bytes())
     for source in (str(path), url):
-        loaded = get_model(CONFIG, pretrained=source)
+        loaded = get_model(tiny, pretrained=source)
         assert torch.equal(loaded.backbone.conv1.weight, state['backbone.conv1.weight'])
