@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import logging
@@ -20,6 +21,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -91,16 +93,38 @@ def download_url(url: str, progress: bool = True, check_hash: bool = True) -> Pa
                               'IMGCLS_OFFLINE.')
     expected = hash_prefix(target.name) if check_hash else None
     target.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(RETRIES):
-        try:
-            _fetch(source, target, expected, progress)
+    with _one_downloader(target):
+        if target.is_file():  # another process (e.g. another torchrun rank) fetched it while this one waited
             return target
-        except _Transient as e:
-            if attempt + 1 == RETRIES:
-                raise CheckpointError(f'could not download {source} after {RETRIES} attempts: {e}. Nothing was '
-                                      f'saved; try again later, or download it yourself to {target}.') from e
-            time.sleep(BACKOFF_S * 2 ** attempt)
+        for attempt in range(RETRIES):
+            try:
+                _fetch(source, target, expected, progress)
+                return target
+            except _Transient as e:
+                if attempt + 1 == RETRIES:
+                    raise CheckpointError(f'could not download {source} after {RETRIES} attempts: {e}. Nothing '
+                                          f'was saved; try again later, or download it yourself to {target}.') from e
+                time.sleep(BACKOFF_S * 2 ** attempt)
     raise AssertionError('unreachable')  # the loop returns or raises
+
+
+@contextlib.contextmanager
+def _one_downloader(target: Path) -> Iterator[None]:
+    """Hold a lock on ``target``'s download, so processes sharing the cache fetch a file once, not once each."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): concurrent downloads stay correct, each renames a complete file
+        yield
+        return
+    locks = target.parent / '.locks'
+    locks.mkdir(exist_ok=True)
+    # the lock file stays: removing it while another process waits on it would let a third one in
+    fd = os.open(locks / f'{target.name}.lock', os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _open(url: str) -> http.client.HTTPResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
+import time
 from collections import Counter
 
 import pytest
@@ -18,6 +19,7 @@ class WeightsServer:
         self.files: dict[str, bytes] = {}
         self.drop: dict[str, int] = {}
         self.requests: Counter = Counter()
+        self.delay_s = 0.0  # before each body: time for concurrent clients to pile up
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -27,6 +29,7 @@ class WeightsServer:
                 if body is None:
                     self.send_error(404, 'Not Found')
                     return
+                time.sleep(server.delay_s)
                 self.send_response(200)
                 self.send_header('Content-Length', str(len(body)))
                 self.end_headers()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -20,8 +21,8 @@ def _checkpoint_bytes(value: float = 1.5) -> bytes:
 
 
 def _leftovers(cache):
-    """Every file in the cache folder, temporary ones included."""
-    return sorted(p.name for p in cache.iterdir()) if cache.is_dir() else []
+    """Every file in the cache folder, temporary ones included (not the download locks)."""
+    return sorted(p.name for p in cache.iterdir() if p.name != '.locks') if cache.is_dir() else []
 
 
 def test_hash_prefix_of_published_names():
@@ -106,3 +107,13 @@ def test_a_404_is_reported_at_once(server, hub_cache):
                                               r'\(no such file: check the name or URL\)'):
         download_url(url, progress=False)
     assert server.requests['/weights/nothing-0123abcd.pth'] == 1  # not retried
+
+
+def test_processes_sharing_the_cache_download_a_file_once(server, hub_cache):
+    data = _checkpoint_bytes()
+    url = server.add('net-{sha}.pth', data)
+    server.delay_s = 0.3  # all three are waiting before the first finishes
+    with ThreadPoolExecutor(3) as pool:  # each thread opens its own lock, as separate processes would
+        paths = list(pool.map(lambda _: download_url(url, progress=False), range(3)))
+    assert len(set(paths)) == 1 and paths[0].read_bytes() == data
+    assert server.requests[url[len(server.base):]] == 1

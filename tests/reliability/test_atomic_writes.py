@@ -20,6 +20,7 @@ REVIEWED = {
     ('imgcls/fileio.py', 'tempfile.mkstemp'): 'the atomic writer itself',
     ('imgcls/checkpoint_io.py', 'torch.save'): 'into an atomic_open handle',
     ('imgcls/fileio.py', 'os.open'): 'opening the folder to fsync the rename',
+    ('imgcls/hub/download.py', 'os.open'): 'a lock file, never written: flock lets one process download at a time',
     ('imgcls/safetensors_io.py', 'save'): 'safetensors.torch.save returns bytes; atomic_write_bytes writes them',
     ('imgcls/convert/__init__.py', 'save'): 'safetensors.torch.save returns bytes; atomic_write_bytes writes them',
     ('imgcls/engine/hooks/checkpoint_hook.py', 'os.link'): 'latest.pth: a link made under a temp name, then os.replace',
