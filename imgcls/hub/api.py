@@ -96,7 +96,7 @@ def model_config(name_or_config: str | os.PathLike | Config) -> tuple[Config, Mo
 
 
 def _without_pretrained_init(cfg: Any) -> Any:
-    """``cfg`` with every ``init_cfg`` of type Pretrained removed: get_model downloads only what it is asked to."""
+    """``cfg`` with every ``init_cfg`` of type Pretrained removed."""
     if isinstance(cfg, Mapping):
         out = {}
         for key, value in cfg.items():
@@ -134,13 +134,20 @@ def get_model(name_or_config: str | os.PathLike | Config, pretrained: bool | str
             or any weight reference: a local path, an ``https://`` URL, ``torchvision://NAME``, ``timm/<id>``.
         cfg_overrides: keys of the ``model`` dict to change, dicts merged key by key
             (``get_model('resnet50_8xb32_in1k', head=dict(num_classes=10))``).
+
+    A published model's ``init_cfg=dict(type='Pretrained', ...)`` entries (its recipe's pretrained backbone) are
+    dropped, so nothing is downloaded unless ``pretrained`` asks for it; a config file keeps them unless
+    ``pretrained`` is given.
     """
     cfg, info = model_config(name_or_config)
     prepare_config(cfg)
-    model_cfg = _without_pretrained_init(cfg['model'].to_dict() if hasattr(cfg['model'], 'to_dict')
-                                         else dict(cfg['model']))
-    cfg['model'] = _merge(model_cfg, cfg_overrides)
     source = _weights_source(pretrained, info, name_or_config)
+    model_cfg = cfg['model'].to_dict() if hasattr(cfg['model'], 'to_dict') else dict(cfg['model'])
+    if info is not None or source is not None:
+        # a published recipe's pretrained backbone is not what the caller asked for, and weights given here
+        # replace it anyway; a user's own config keeps its init_cfg
+        model_cfg = _without_pretrained_init(model_cfg)
+    cfg['model'] = _merge(model_cfg, cfg_overrides)
     model = build_model(cfg)
     if source is not None:
         load_model_weights(model, get_state_dict(load_checkpoint(source)), source=str(source))

@@ -105,3 +105,17 @@ def test_cli_lists_models_with_their_numbers_and_status(capsys):
     out = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in out] == ['resnet18_8xb16_cifar10', 'resnet18_8xb32_in1k']
     assert out[0].split()[1:] == ['CIFAR-10', 'top-1', '94.82', '11.2M', 'builds']
+
+
+def test_init_cfg_pretrained_is_kept_for_a_users_config_and_dropped_for_published_recipes(tmp_path, hub_cache,
+                                                                                         monkeypatch):
+    monkeypatch.setenv('IMGCLS_OFFLINE', '1')  # a download attempt would be an error naming the URL
+    url = 'https://download.openmmlab.com/x/backbone-0123abcd.pth'
+    config = tmp_path / 'mine.py'
+    config.write_text("_base_ = '{}'\nmodel = dict(backbone=dict(init_cfg=dict(type='Pretrained', checkpoint='{}', "
+                      "prefix='backbone')))\n".format(shipped_config('resnet18_8xb16_cifar10'), url))
+    with pytest.raises(imgcls.ImgclsError, match=f'IMGCLS_OFFLINE is set and {url} is not in the cache'):
+        get_model(str(config))  # the user's config asked for these weights
+    source = tmp_path / 'full.pth'
+    torch.save({'state_dict': get_model(CIFAR).state_dict()}, source)
+    assert get_model(str(config), pretrained=str(source)).head.fc.weight.shape == (10, 512)  # superseded
