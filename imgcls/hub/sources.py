@@ -53,11 +53,12 @@ def _timm_file(repo_id: str) -> Path:
     """The weights file of a timm model on the Hugging Face hub (safetensors when it has one)."""
     try:
         import huggingface_hub
+        from huggingface_hub import constants as hf_constants
         from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
     except ImportError as e:  # an optional extra: only timm/ references need it
         raise CheckpointError(f'{repo_id}: loading timm weights from the Hugging Face hub needs huggingface_hub: '
                               'pip install "imgcls[hub]" (or pip install huggingface_hub).') from e
-    offline = is_offline() or huggingface_hub.constants.HF_HUB_OFFLINE
+    offline = is_offline() or hf_constants.HF_HUB_OFFLINE
     last: Exception | None = None
     for filename in _TIMM_FILES:
         try:
@@ -71,7 +72,7 @@ def _timm_file(repo_id: str) -> Path:
         why = ('offline (IMGCLS_OFFLINE or HF_HUB_OFFLINE)' if offline
                else 'the Hugging Face hub could not be reached')
         raise CheckpointError(f'{repo_id}: {why} and not in the Hugging Face cache '
-                              f'({huggingface_hub.constants.HF_HUB_CACHE}); run once with network access, '
+                              f'({hf_constants.HF_HUB_CACHE}); run once with network access, '
                               'or unset the offline variable.') from last
     raise CheckpointError(f'{repo_id} has none of {", ".join(_TIMM_FILES)} on the Hugging Face hub.') from last
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -60,7 +63,8 @@ def test_unknown_torchvision_names_and_old_schemes_are_explained():
 
 def _hf_cache_with(tmp_path, monkeypatch, repo_id: str, state: dict):
     """A Hugging Face hub cache holding ``repo_id``'s model.safetensors, as a download would have left it."""
-    huggingface_hub = pytest.importorskip('huggingface_hub')
+    pytest.importorskip('huggingface_hub')
+    from huggingface_hub import constants
     from safetensors.torch import save_file
     cache = tmp_path / 'hf'
     repo = cache / ('models--' + repo_id.replace('/', '--'))
@@ -70,7 +74,7 @@ def _hf_cache_with(tmp_path, monkeypatch, repo_id: str, state: dict):
     snapshot = repo / 'snapshots' / commit
     snapshot.mkdir(parents=True)
     save_file({k: v.contiguous() for k, v in state.items()}, str(snapshot / 'model.safetensors'))
-    monkeypatch.setattr(huggingface_hub.constants, 'HF_HUB_CACHE', str(cache))
+    monkeypatch.setattr(constants, 'HF_HUB_CACHE', str(cache))
     monkeypatch.setenv('IMGCLS_OFFLINE', '1')  # never the network: the file must come from the cache
 
 
@@ -103,3 +107,16 @@ def test_a_local_path_and_a_url_load_alike(server, tmp_path):
     for source in (str(path), url):
         loaded = get_model(tiny, pretrained=source)
         assert torch.equal(loaded.backbone.conv1.weight, state['backbone.conv1.weight'])
+
+
+@pytest.mark.slow  # a fresh interpreter (~5 s): HF_HUB_OFFLINE is read when huggingface_hub is imported
+def test_hf_hub_offline_alone_keeps_timm_ids_off_the_network(tmp_path):
+    pytest.importorskip('huggingface_hub')
+    code = ('from imgcls.hub.sources import load_checkpoint\n'
+            'try:\n    load_checkpoint("timm/resnet18.a1_in1k")\n'
+            'except Exception as e:\n    print(type(e).__name__, e)\n')
+    env = {**os.environ, 'HF_HUB_OFFLINE': '1', 'HF_HUB_CACHE': str(tmp_path / 'hf')}
+    env.pop('IMGCLS_OFFLINE', None)
+    out = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=300).stdout
+    assert out.startswith('CheckpointError timm/resnet18.a1_in1k: offline (IMGCLS_OFFLINE or HF_HUB_OFFLINE) and '
+                          f'not in the Hugging Face cache ({tmp_path / "hf"})'), out
