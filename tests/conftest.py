@@ -50,3 +50,18 @@ def trained_digits(tmp_path_factory):
     work_dir = root / 'work'
     assert main(['train', str(config), '--work-dir', str(work_dir), '--seed', '0']) == 0
     return config, work_dir / 'latest.pth', work_dir
+
+
+@pytest.fixture
+def imgcls_log(caplog):
+    """``caplog`` for the ``imgcls`` logger, which stops propagating to the root once the engine sets it up."""
+    import logging
+
+    logger = logging.getLogger('imgcls')
+    propagate = logger.propagate
+    logger.propagate = False  # each record once, through caplog's handler below
+    logger.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO, logger='imgcls')
+    yield caplog
+    logger.removeHandler(caplog.handler)
+    logger.propagate = propagate

@@ -8,7 +8,7 @@ from pathlib import Path
 from .common import add_cfg_options, load_config
 
 LISTABLE = ('backbones', 'necks', 'heads', 'losses', 'classifiers', 'datasets', 'pipelines', 'hooks',
-            'optimizers', 'configs')
+            'optimizers', 'configs', 'models')
 
 
 def add_parsers(sub) -> None:
@@ -18,6 +18,7 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=run_config)
     p = sub.add_parser('list', help='list what is registered (backbones, heads, ...) or the shipped configs')
     p.add_argument('what', nargs='?', choices=LISTABLE + ('all',), default='all')
+    p.add_argument('pattern', nargs='?', help="models only: a name pattern ('resnet50*') or a substring")
     p.set_defaults(func=run_list)
 
 
@@ -52,6 +53,10 @@ def run_list(args: argparse.Namespace) -> int:
             root = configs_dir()
             items = sorted(str(p.relative_to(root.parent)) for p in root.rglob('*.py')
                            if '_base_' not in p.parts) if root else []
+        elif kind == 'models':  # published models; one line each with top-1, params, status when asked alone
+            from ..hub.api import describe_models
+            from ..hub.index import list_models
+            items = describe_models(args.pattern) if len(kinds) == 1 else list_models()
         else:
             items = registered(kind)
         if len(kinds) > 1:

@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from safetensors.torch import save
+
+from ..checkpoint_io import get_state_dict, read_checkpoint, save_checkpoint
+from ..fileio import atomic_write_bytes
 from .registry import CONVERTERS, SOURCES, Converter, convert_state_dict, families, register_converter
 
 __all__ = ['CONVERTERS', 'SOURCES', 'Converter', 'convert_state_dict', 'families', 'register_converter',
@@ -21,14 +25,10 @@ def convert_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, source: s
 
     Returns the model family that was converted.
     """
-    from ..engine.checkpoint import get_state_dict, load_checkpoint, save_checkpoint
-    ckpt = load_checkpoint(src, unsafe=unsafe)
+    ckpt = read_checkpoint(src, unsafe=unsafe)
     family, state = convert_state_dict(get_state_dict(ckpt), source, family)
     state = {k: v.contiguous() for k, v in state.items()}
     if Path(dst).suffix == '.safetensors':
-        from safetensors.torch import save
-
-        from ..fileio import atomic_write_bytes
         atomic_write_bytes(dst, save(state, metadata={'format': 'pt', 'converted_from': source}))
     else:
         save_checkpoint(dst, {'state_dict': state, 'meta': {'converted_from': source, 'family': family}})

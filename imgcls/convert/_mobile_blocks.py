@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import torch
 
+from ..errors import CheckpointError
+
 StateDict = dict[str, torch.Tensor]
 
 # timm block children → mmcls InvertedResidual children (MobileNetV3 / EfficientNet)
@@ -30,7 +32,6 @@ def rename(sd: StateDict, mapper: Callable[[str], str | None]) -> StateDict:
         else:
             out[new] = value
     if unknown:
-        from ..errors import CheckpointError
         raise CheckpointError(f'{len(unknown)} key(s) of this checkpoint have no counterpart in the imgcls model '
                               f'(e.g. {", ".join(unknown[:4])}): is it the model family you converted it as?')
     return out

@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import torch
 
-from ..models.utils.attention import relative_position_index
 from ._rules import rename_keys
 from .registry import register_converter
 
@@ -40,6 +39,16 @@ def _block_rules(prefix: str, stage_of: Callable[[re.Match], int]) -> list:
     return rules
 
 
+def relative_position_index(window: int) -> torch.Tensor:
+    """(N, N) indices into a ((2w-1)^2, heads) bias table of a w x w window, N = w*w, row-major (dy, dx).
+
+    The same buffer the Swin backbone builds (converters stay free of model code, a test compares the two).
+    """
+    ys, xs = torch.meshgrid(torch.arange(window), torch.arange(window), indexing='ij')
+    ys, xs = ys.flatten(), xs.flatten()
+    return (ys[:, None] - ys[None, :] + window - 1) * (2 * window - 1) + (xs[:, None] - xs[None, :] + window - 1)
+
+
 def _unfold_order(tensor: torch.Tensor) -> torch.Tensor:
     """Reorder the last dim from the four 2x2 pixels' channels (x00, x10, x01, x11) to channel-major."""
     *lead, four_c = tensor.shape
@@ -57,7 +66,7 @@ def _finish(out: dict) -> dict:
         elif key.endswith('relative_position_bias_table'):
             window = (math.isqrt(out[key].shape[0]) + 1) // 2
             index_key = key.replace('relative_position_bias_table', 'relative_position_index')
-            out[index_key] = relative_position_index((window, window))
+            out[index_key] = relative_position_index(window)
     return out
 
 

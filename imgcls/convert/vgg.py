@@ -7,12 +7,13 @@ import re
 import torch
 
 from ..errors import CheckpointError
-from ..models.backbones.vgg import VGG
 from .registry import register_converter
 
 __all__: list[str] = []
 
-_CONVS_TO_DEPTH = {sum(blocks): depth for depth, blocks in VGG.arch_settings.items()}
+# convs per stage of each depth (VGG.arch_settings); kept here so converters need no model code
+_STAGE_CONVS = {11: (1, 1, 2, 2, 2), 13: (2, 2, 2, 2, 2), 16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
+_CONVS_TO_DEPTH = {sum(blocks): depth for depth, blocks in _STAGE_CONVS.items()}
 
 
 def _is_vgg(sd) -> bool:
@@ -26,7 +27,7 @@ def _features(sd: dict) -> dict:
     if len(convs) not in _CONVS_TO_DEPTH:
         raise CheckpointError(f'this VGG checkpoint has {len(convs)} convs; VGG-11/13/16/19 have '
                               f'{sorted(_CONVS_TO_DEPTH)}')
-    blocks = VGG.arch_settings[_CONVS_TO_DEPTH[len(convs)]]
+    blocks = _STAGE_CONVS[_CONVS_TO_DEPTH[len(convs)]]
     # mmcls index of each conv: its position, plus one max-pool after every finished stage
     targets, position = [], 0
     for num in blocks:

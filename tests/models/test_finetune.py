@@ -1,6 +1,4 @@
-"""Fine-tuning from a checkpoint: mismatched heads are skipped with a warning, RGB stems are adapted."""
-
-import warnings
+"""Fine-tuning from a checkpoint: mismatched heads are skipped with one log line, RGB stems are adapted."""
 
 import pytest
 import torch
@@ -31,14 +29,15 @@ def rgb_checkpoint(tmp_path_factory):
     return path, model.state_dict()
 
 
-def test_load_from_skips_the_head_and_sums_rgb_for_gray(rgb_checkpoint):
+def test_load_from_skips_the_head_and_sums_rgb_for_gray(rgb_checkpoint, imgcls_log):
     path, sd = rgb_checkpoint
     model = make_model(in_channels=1, num_classes=5)
-    with pytest.warns(UserWarning) as record:
-        report = load_model_weights(model, sd, source=str(path))
-    messages = ' '.join(str(w.message) for w in record)
-    assert 'head.fc.weight' in messages and 'head.fc.bias' in messages  # the skipped keys are listed
-    assert 'from 3 to 1 input channels' in messages
+    report = load_model_weights(model, sd, source=str(path))
+    adapted, skipped = [r.getMessage() for r in imgcls_log.records]  # one line each, nothing else
+    assert 'from 3 to 1 input channels' in adapted
+    assert skipped == (f'loaded 120 weights from {path}; skipped 2 with another shape (the classification head, '
+                       "num_classes differs from the checkpoint's; they keep their init): "
+                       'head.fc.weight (10, 32)->(5, 32), head.fc.bias (10,)->(5,)')
     assert sorted(k.split(':')[0] for k in report['mismatched']) == ['head.fc.bias', 'head.fc.weight']
     conv = model.state_dict()['backbone.conv1.weight']
     assert conv.shape == (4, 1, 3, 3)
@@ -46,29 +45,28 @@ def test_load_from_skips_the_head_and_sums_rgb_for_gray(rgb_checkpoint):
     assert torch.equal(model.state_dict()['backbone.layer1.0.conv1.weight'], sd['backbone.layer1.0.conv1.weight'])
 
 
-def test_more_channels_repeat_rgb_and_keep_the_response(rgb_checkpoint):
+def test_more_channels_repeat_rgb_and_keep_the_response(rgb_checkpoint, imgcls_log):
     _, sd = rgb_checkpoint
     model = make_model(in_channels=6)
-    with pytest.warns(UserWarning, match='from 3 to 6 input channels'):
-        load_model_weights(model, sd)
+    load_model_weights(model, sd)
+    assert 'from 3 to 6 input channels' in imgcls_log.text
     rgb = sd['backbone.conv1.weight']
     conv = model.backbone.conv1.weight.detach()
     assert torch.allclose(conv, torch.cat([rgb, rgb], 1) * 0.5)
     # a constant image gives the same first-layer response with 3 or 6 channels
     assert torch.allclose(F.conv2d(torch.ones(1, 6, 5, 5), conv), F.conv2d(torch.ones(1, 3, 5, 5), rgb), atol=1e-5)
-    with pytest.warns(UserWarning, match='scaled by 3/5'):
-        five = adapt_input_conv_weights({'conv1.weight': rgb}, make_model(in_channels=5).backbone)['conv1.weight']
+    five = adapt_input_conv_weights({'conv1.weight': rgb}, make_model(in_channels=5).backbone)['conv1.weight']
+    assert 'scaled by 3/5' in imgcls_log.text
     assert torch.allclose(five, torch.cat([rgb, rgb[:, :2]], 1) * 0.6)
 
 
-def test_no_adaptation_when_channels_match(rgb_checkpoint):
+def test_no_adaptation_when_channels_match(rgb_checkpoint, imgcls_log):
     _, sd = rgb_checkpoint
     model = make_model()
     assert adapt_input_conv_weights(sd, model) is sd
-    with warnings.catch_warnings():
-        warnings.simplefilter('error')
-        report = load_model_weights(model, sd)
+    report = load_model_weights(model, sd)
     assert report == {'missing': [], 'unexpected': [], 'mismatched': []}
+    assert not imgcls_log.records  # a complete load says nothing
 
 
 def test_exact_loading_still_refuses_other_shapes(rgb_checkpoint):
@@ -78,32 +76,30 @@ def test_exact_loading_still_refuses_other_shapes(rgb_checkpoint):
         load_model_weights(make_model(in_channels=1), sd, strict=True, skip_mismatched=False)
 
 
-def test_init_cfg_pretrained_whole_classifier(rgb_checkpoint):
+def test_init_cfg_pretrained_whole_classifier(rgb_checkpoint, imgcls_log):
     path, sd = rgb_checkpoint
     model = make_model(in_channels=1, num_classes=7, init_cfg=dict(type='Pretrained', checkpoint=str(path)))
-    with pytest.warns(UserWarning) as record:
-        model.init_weights()
-    messages = ' '.join(str(w.message) for w in record)
-    assert 'head.fc.weight' in messages and 'shape mismatch' in messages
+    model.init_weights()
+    skipped = imgcls_log.records[-1].getMessage()
+    assert skipped.startswith(f"loaded 120 weights from '{path}' into ImageClassifier; skipped 2 with another "
+                              'shape (the classification head')
+    assert skipped.endswith('head.fc.weight (10, 32)->(7, 32), head.fc.bias (10,)->(7,)')
     assert torch.allclose(model.backbone.conv1.weight, sd['backbone.conv1.weight'].sum(1, keepdim=True))
     assert model.head.fc.weight.shape == (7, 32)
 
 
-def test_init_cfg_pretrained_backbone_with_prefix(rgb_checkpoint):
+def test_init_cfg_pretrained_backbone_with_prefix(rgb_checkpoint, imgcls_log):
     path, sd = rgb_checkpoint
     init_cfg = dict(type='Pretrained', checkpoint=str(path), prefix='backbone')
     model = make_model(in_channels=2, backbone_init_cfg=init_cfg)
-    with pytest.warns(UserWarning, match='from 3 to 2 input channels'):
-        model.init_weights()
+    model.init_weights()
+    assert 'from 3 to 2 input channels' in imgcls_log.text
     rgb = sd['backbone.conv1.weight']
     assert torch.allclose(model.backbone.conv1.weight, rgb[:, :2] * 1.5)
     assert torch.equal(model.backbone.layer4[1].conv2.weight, sd['backbone.layer4.1.conv2.weight'])
 
 
 def test_fine_tuning_a_vit_at_another_image_size_resizes_pos_embed():
-    import warnings
-
-    from imgcls.engine.checkpoint import load_model_weights
     from imgcls.models import build_backbone
     arch = dict(embed_dims=32, num_layers=1, num_heads=2, feedforward_channels=64)
     small = build_backbone(dict(type='VisionTransformer', arch=arch, img_size=32, patch_size=16))
@@ -111,9 +107,7 @@ def test_fine_tuning_a_vit_at_another_image_size_resizes_pos_embed():
     small.init_weights()
     large.init_weights()
     before = large.pos_embed.detach().clone()
-    with warnings.catch_warnings(record=True):
-        warnings.simplefilter('always')
-        report = load_model_weights(large, small.state_dict(), source='vit-32px')
+    report = load_model_weights(large, small.state_dict(), source='vit-32px')
     assert not report['mismatched'] and not report['missing']
     assert large.pos_embed.shape == before.shape and not torch.equal(large.pos_embed, before)
     # the class token's position embedding is carried over unchanged

@@ -32,7 +32,7 @@ class _SlowFile:
 
 def main() -> int:
     pause = float(sys.argv[1])
-    from imgcls.engine import checkpoint
+    from imgcls import checkpoint_io as checkpoint
     real = checkpoint.atomic_open
 
     @contextlib.contextmanager

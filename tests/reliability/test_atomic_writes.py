@@ -18,9 +18,10 @@ from imgcls.fileio import atomic_open, atomic_write_text
 # imgcls.fileio (or is added here with its reason).
 REVIEWED = {
     ('imgcls/fileio.py', 'tempfile.mkstemp'): 'the atomic writer itself',
-    ('imgcls/engine/checkpoint.py', 'torch.save'): 'into an atomic_open handle',
+    ('imgcls/checkpoint_io.py', 'torch.save'): 'into an atomic_open handle',
     ('imgcls/fileio.py', 'os.open'): 'opening the folder to fsync the rename',
-    ('imgcls/engine/safetensors_io.py', 'save'): 'safetensors.torch.save returns bytes; atomic_write_bytes writes them',
+    ('imgcls/hub/download.py', 'os.open'): 'a lock file, never written: flock lets one process download at a time',
+    ('imgcls/safetensors_io.py', 'save'): 'safetensors.torch.save returns bytes; atomic_write_bytes writes them',
     ('imgcls/convert/__init__.py', 'save'): 'safetensors.torch.save returns bytes; atomic_write_bytes writes them',
     ('imgcls/engine/hooks/checkpoint_hook.py', 'os.link'): 'latest.pth: a link made under a temp name, then os.replace',
     ('imgcls/engine/hooks/checkpoint_hook.py', 'shutil.copyfile'): 'latest.pth fallback: temp copy, then os.replace',

@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import REPO, run_cli, write_config
 
-from imgcls.engine import checkpoint as checkpoint_module
+from imgcls import checkpoint_io as checkpoint_module
 from imgcls.engine.checkpoint import checkpoint_meta, load_checkpoint
 from imgcls.errors import CheckpointError
 
@@ -221,8 +221,8 @@ def test_safetensors_is_recognised_by_content_and_damage_is_reported(trained_fas
 
 
 def test_a_failed_publish_leaves_the_previous_release(trained_fast, tmp_path, monkeypatch):
+    from imgcls import safetensors_io
     from imgcls.apis.publish import publish_checkpoint
-    from imgcls.engine import safetensors_io
     _, work = trained_fast
     out = tmp_path / 'm.safetensors'
     publish_checkpoint(work / 'epoch_1.pth', out)

@@ -1,35 +1,24 @@
-"""Load pretrained weights (a local checkpoint file) into a model part."""
+"""Load pretrained weights into a model part (``init_cfg=dict(type='Pretrained', checkpoint=...)``).
+
+The checkpoint may be any reference :func:`imgcls.hub.sources.load_checkpoint` accepts: a local path, an
+``https://`` URL, ``torchvision://NAME`` or ``timm/<hub id>``.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import os
-import warnings
+import logging
 from collections.abc import Iterator
 
 import torch
 import torch.nn as nn
 
+from ...checkpoint_io import get_state_dict
 from ...errors import CheckpointError, ConfigError
+from ...hub.sources import load_checkpoint
 
-_REMOTE_PREFIXES = ('http://', 'https://', 'torchvision://', 'open-mmlab://', 'mmcls://', 'modelzoo://')
-
-
-def _resolve(checkpoint: str) -> str:
-    """The local file for ``checkpoint``; a URL is looked up in the torch hub cache, never downloaded."""
-    if checkpoint.startswith(_REMOTE_PREFIXES):
-        cached = os.path.join(torch.hub.get_dir(), 'checkpoints', os.path.basename(checkpoint))
-        if checkpoint.startswith(('http://', 'https://')) and os.path.isfile(cached):
-            return cached
-        raise CheckpointError(f'pretrained checkpoint {checkpoint!r} is remote and imgcls does not download '
-                              f'weights: download the file yourself and give its local path instead'
-                              f' (a URL is also found if it is already in {os.path.dirname(cached)}).')
-    path = os.path.expanduser(checkpoint)
-    if not os.path.isfile(path):
-        raise CheckpointError(f'pretrained checkpoint {checkpoint!r} does not exist: check the path '
-                              f'(relative paths are read from {os.getcwd()}).')
-    return path
+logger = logging.getLogger(__name__)
 
 
 _ALLOW_UNSAFE: contextvars.ContextVar[bool] = contextvars.ContextVar('imgcls_allow_unsafe_pretrained',
@@ -48,24 +37,33 @@ def allow_unsafe_pretrained(allow: bool = True) -> Iterator[None]:
 
 def read_state_dict(checkpoint: str, map_location: str | torch.device = 'cpu') -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint (``.pth``, with or without a ``state_dict`` key, or ``.safetensors``)."""
-    from ...engine.checkpoint import load_checkpoint
-    path = _resolve(checkpoint)
     try:  # the same safe loading (weights_only, checksums, clear errors) as every other checkpoint
-        obj = load_checkpoint(path, map_location, unsafe=_ALLOW_UNSAFE.get())
+        return get_state_dict(load_checkpoint(checkpoint, map_location, unsafe=_ALLOW_UNSAFE.get()))
     except CheckpointError as e:
         raise CheckpointError(f'pretrained weights (init_cfg checkpoint={checkpoint!r}): {e}') from e
-    if isinstance(obj, dict):
-        for key in ('state_dict', 'model'):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise CheckpointError(f'checkpoint {checkpoint!r} holds no state dict (a dict of tensors, '
-                              f"possibly under 'state_dict').")
-    keys = list(obj)
-    if keys and all(k.startswith('module.') for k in keys):  # saved from a DDP-wrapped model
-        obj = {k[len('module.'):]: v for k, v in obj.items()}
-    return obj
+
+
+def describe_partial_load(source: str, loaded: int, mismatched: dict[str, tuple], missing: list[str],
+                          unexpected: list[str]) -> str | None:
+    """One log line saying which weights of ``source`` were not loaded and why (None when all were).
+
+    ``mismatched`` maps a key to its (checkpoint shape, model shape).
+    """
+    parts = []
+    if mismatched:
+        keys = ', '.join(f'{k} {a}->{b}' for k, (a, b) in mismatched.items())
+        why = ('the classification head, num_classes differs from the checkpoint\'s'
+               if all(k.startswith('head.') or '.head.' in k for k in mismatched) else 'the shapes differ')
+        parts.append(f'skipped {len(mismatched)} with another shape ({why}; they keep their init): {keys}')
+    if missing:
+        parts.append(f'{len(missing)} model weights are not in the checkpoint (they keep their init): '
+                     + ', '.join(missing[:8]) + (' ...' if len(missing) > 8 else ''))
+    if unexpected:
+        parts.append(f'{len(unexpected)} checkpoint weights have no place in the model (ignored): '
+                     + ', '.join(unexpected[:8]) + (' ...' if len(unexpected) > 8 else ''))
+    if not parts:
+        return None
+    return f'loaded {loaded} weights from {source}; ' + '; '.join(parts)
 
 
 def _first_conv(model: nn.Module) -> tuple[str, nn.Module] | None:
@@ -105,7 +103,7 @@ def adapt_input_conv_weights(state_dict: dict[str, torch.Tensor], model: nn.Modu
         repeats = -(-channels // 3)  # ceil
         adapted = rgb.repeat(1, repeats, *([1] * (rgb.dim() - 2)))[:, :channels] * (3 / channels)
     how = 'summed the RGB filters' if channels == 1 else f'repeated the RGB filters, scaled by 3/{channels}'
-    warnings.warn(f'adapted the pretrained {key} from 3 to {channels} input channels ({how})', stacklevel=3)
+    logger.warning(f'adapted the pretrained {key} from 3 to {channels} input channels ({how})')
     return {**state_dict, key: adapted.to(weight.dtype)}
 
 
@@ -150,7 +148,8 @@ def load_pretrained(module: nn.Module, checkpoint: str | None, prefix: str | Non
     state = adapt_input_conv_weights(state, module)
     state = apply_load_hooks(module, state)
 
-    mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    mismatched = {k: (tuple(v.shape), tuple(own[k].shape)) for k, v in state.items()
+                  if k in own and own[k].shape != v.shape}
     for k in mismatched:
         del state[k]
     # buffers such as BN counters always fit; a file whose learned weights mostly do not is for another model
@@ -164,15 +163,9 @@ def load_pretrained(module: nn.Module, checkpoint: str | None, prefix: str | Non
                               f'{sorted(state or mismatched)[:3]}, model keys {list(own)[:3]}): is it for another '
                               'architecture or model size?')
     missing, unexpected = module.load_state_dict(state, strict=False)
-    problems = []
-    if mismatched:
-        problems.append('shape mismatch (not loaded): ' + ', '.join(
-            f'{k} {tuple(own[k].shape)}' for k in mismatched))
-    if missing:
-        problems.append('missing in checkpoint: ' + ', '.join(missing))
-    if unexpected:
-        problems.append('unexpected in checkpoint: ' + ', '.join(unexpected))
-    if problems:
-        warnings.warn(f'loading {checkpoint!r} into {type(module).__name__}: ' + '; '.join(problems),
-                      stacklevel=2)
-    return list(missing) + mismatched, list(unexpected)
+    missing = [k for k in missing if k not in mismatched]
+    line = describe_partial_load(f'{checkpoint!r} into {type(module).__name__}',
+                                 len(state) - len(unexpected), mismatched, missing, list(unexpected))
+    if line:
+        logger.warning(line)
+    return missing + list(mismatched), list(unexpected)
