@@ -76,7 +76,7 @@ def check_mmcls_layout(tmp_path: Path, model_cfg: dict, shapes: Shapes, side: in
     strictly through ``init_model`` and gives the logits of the plain model loaded with the same weights."""
     model = build_classifier(model_cfg).eval()
     ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    assert sorted(set(ours) - set(shapes)) == [] and sorted(set(shapes) - set(ours)) == []
+    assert (sorted(set(ours) - set(shapes)), sorted(set(shapes) - set(ours))) == ([], [])
     assert {k: s for k, s in ours.items() if shapes[k] != s} == {}
     state = random_state(shapes, seed)
     model.load_state_dict(state, strict=True)
