@@ -41,6 +41,7 @@ SMALL: dict[str, tuple[dict, int]] = {
     'RepVGG': (dict(arch=dict(num_blocks=[1, 2, 1, 1], width_factor=[0.25] * 4, group_layer_map={2: 2},
                               se_cfg=dict(ratio=4, divisor=1), stem_channels=16)), 32),
     'ResNeSt': (dict(depth=50, **SMALL_STEM), 32),
+    'Res2Net': (dict(depth=50, scales=4, base_width=8, **SMALL_STEM), 32),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),
