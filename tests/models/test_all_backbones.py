@@ -42,6 +42,7 @@ SMALL: dict[str, tuple[dict, int]] = {
                               se_cfg=dict(ratio=4, divisor=1), stem_channels=16)), 32),
     'ResNeSt': (dict(depth=50, **SMALL_STEM), 32),
     'Res2Net': (dict(depth=50, scales=4, base_width=8, **SMALL_STEM), 32),
+    'DenseNet': (dict(arch=dict(growth_rate=4, depths=[2, 3, 2, 1], init_channels=8)), 32),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),
