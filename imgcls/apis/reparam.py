@@ -21,8 +21,9 @@ def reparameterize_checkpoint(cfg, src: str | os.PathLike, dst: str | os.PathLik
     """Load ``src`` into the training-time model of ``cfg`` (a Config), merge its branches, write ``dst``.
 
     The written checkpoint loads into the same config with ``model.backbone.deploy=True``. The deploy model's
-    logits on a random batch of ``shape`` images must match the training-time model's within ``atol`` (times
-    the logits' scale when above 1), else nothing is written. Returns the largest difference seen.
+    logits on a random batch of ``shape`` images (the backbone's ``img_size`` if it has one) must match the
+    training-time model's within ``atol`` (times the logits' scale when above 1), else nothing is written.
+    Returns the largest difference seen.
     """
     from ..engine.checkpoint import save_checkpoint
     from ..models.utils.reparam import switch_all_to_deploy
@@ -35,6 +36,9 @@ def reparameterize_checkpoint(cfg, src: str | os.PathLike, dst: str | os.PathLik
                           f'give the config the checkpoint {src} was trained with')
     model, meta = load_trained_model(cfg, str(src), 'cpu')
     model.float().eval()
+    img_size = getattr(getattr(model, 'backbone', None), 'img_size', None)
+    if img_size is not None:  # a backbone that takes one input size only (RepMLPNet)
+        shape = (shape[0], *img_size)
     x = torch.randn((2, *shape), generator=torch.Generator().manual_seed(0))
     before = _logits(model, x)
     if switch_all_to_deploy(model) == 0:

@@ -16,7 +16,11 @@ from ...errors import ConfigError
 
 
 def fold_norm(weight: torch.Tensor | None, norm: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-    """The kernel and bias of ``norm(conv(x))`` for an eval-mode BatchNorm, given the conv's bias-free weight."""
+    """The kernel and bias of ``norm(conv(x))`` for an eval-mode BatchNorm, given the conv's bias-free weight.
+
+    A norm with fewer channels than the conv has outputs normalizes consecutive runs of them (RepMLPNet's
+    partition perceptron: ``num_sharesets`` norm channels over ``num_sharesets * h * w`` conv outputs).
+    """
     if not isinstance(norm, _BatchNorm) or norm.running_var is None:
         raise ConfigError(f're-parameterization needs BatchNorm layers with running statistics, got '
                           f'{type(norm).__name__}: build the model with norm_cfg=dict(type="BN")')
@@ -24,6 +28,9 @@ def fold_norm(weight: torch.Tensor | None, norm: nn.Module) -> tuple[torch.Tenso
         else 1.0 / torch.sqrt(norm.running_var + norm.eps)
     shift = norm.bias if norm.affine else torch.zeros_like(norm.running_mean)
     bias = shift - norm.running_mean * scale
+    repeat = weight.shape[0] // scale.shape[0]
+    if repeat > 1:
+        scale, bias = scale.repeat_interleave(repeat), bias.repeat_interleave(repeat)
     return weight * scale.reshape(-1, *([1] * (weight.dim() - 1))), bias
 
 
