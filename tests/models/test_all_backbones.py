@@ -45,6 +45,9 @@ SMALL: dict[str, tuple[dict, int]] = {
     'DenseNet': (dict(arch=dict(growth_rate=4, depths=[2, 3, 2, 1], init_channels=8)), 32),
     'RepMLPNet': (dict(arch=dict(channels=[8, 16, 16, 32], depths=[1, 2, 1, 1], sharesets_nums=[1, 2, 4, 8]),
                        img_size=32, reparam_conv_kernels=(1, 3)), 32),
+    'CSPDarkNet': (dict(depth=53), 32),
+    'CSPResNet': (dict(depth=50), 32),
+    'CSPResNeXt': (dict(depth=50), 32),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),
