@@ -76,8 +76,10 @@ def check_mmcls_layout(tmp_path: Path, model_cfg: dict, shapes: Shapes, side: in
     strictly through ``init_model`` and gives the logits of the plain model loaded with the same weights."""
     model = build_classifier(model_cfg).eval()
     ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    assert (sorted(set(ours) - set(shapes)), sorted(set(shapes) - set(ours))) == ([], [])
-    assert {k: s for k, s in ours.items() if shapes[k] != s} == {}
+    extra, missing = sorted(set(ours) - set(shapes)), sorted(set(shapes) - set(ours))
+    assert not extra and not missing, f'keys mmcls does not have: {extra[:5]}; mmcls keys we lack: {missing[:5]}'
+    wrong = {k: (s, shapes[k]) for k, s in ours.items() if shapes[k] != s}
+    assert not wrong, f'(our shape, mmcls shape): {dict(list(wrong.items())[:5])}'
     state = random_state(shapes, seed)
     model.load_state_dict(state, strict=True)
     config = write_config(tmp_path / 'model.py', model_cfg)
@@ -85,4 +87,5 @@ def check_mmcls_layout(tmp_path: Path, model_cfg: dict, shapes: Shapes, side: in
     loaded = init_model(str(config), str(ckpt), cfg_options={'amp': 'fp32'})
     x = torch.randn(2, 3, side, side, generator=torch.Generator().manual_seed(seed))
     ref, got = logits(model, x), logits(loaded, x)
-    assert (got - ref).abs().max().item() <= 1e-5 * max(1.0, ref.abs().max().item())
+    diff = (got - ref).abs().max().item()
+    assert diff <= 1e-5 * max(1.0, ref.abs().max().item()), f'init_model logits differ by {diff}'

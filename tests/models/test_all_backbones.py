@@ -48,6 +48,7 @@ SMALL: dict[str, tuple[dict, int]] = {
     'CSPDarkNet': (dict(depth=53), 32),
     'CSPResNet': (dict(depth=50), 32),
     'CSPResNeXt': (dict(depth=50), 32),
+    'ShuffleNetV1': (dict(groups=2, widen_factor=0.25), 32),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),
