@@ -71,7 +71,8 @@ def logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
         return model.simple_test(x, softmax=False, post_process=False)
 
 
-def check_mmcls_layout(tmp_path: Path, model_cfg: dict, shapes: Shapes, side: int, seed: int = 0) -> None:
+def check_mmcls_layout(tmp_path: Path, model_cfg: dict, shapes: Shapes, side: int, seed: int = 0,
+                       channels: int = 3) -> None:
     """The model of ``model_cfg`` has exactly ``shapes`` (mmcls's keys); an mmcls checkpoint with them loads
     strictly through ``init_model`` and gives the logits of the plain model loaded with the same weights."""
     model = build_classifier(model_cfg).eval()
@@ -85,7 +86,7 @@ def check_mmcls_layout(tmp_path: Path, model_cfg: dict, shapes: Shapes, side: in
     config = write_config(tmp_path / 'model.py', model_cfg)
     ckpt = save_mmcls_checkpoint(tmp_path / 'mmcls.pth', state)
     loaded = init_model(str(config), str(ckpt), cfg_options={'amp': 'fp32'})
-    x = torch.randn(2, 3, side, side, generator=torch.Generator().manual_seed(seed))
+    x = torch.randn(2, channels, side, side, generator=torch.Generator().manual_seed(seed))
     ref, got = logits(model, x), logits(loaded, x)
     diff = (got - ref).abs().max().item()
     assert diff <= 1e-5 * max(1.0, ref.abs().max().item()), f'init_model logits differ by {diff}'
