@@ -17,13 +17,14 @@ def _logits(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def reparameterize_checkpoint(cfg, src: str | os.PathLike, dst: str | os.PathLike,
-                              shape: tuple[int, int, int] = (3, 224, 224), atol: float = 1e-4) -> float:
+                              shape: tuple[int, int, int] = (3, 224, 224), atol: float = 1e-4,
+                              unsafe_load: bool = False) -> float:
     """Load ``src`` into the training-time model of ``cfg`` (a Config), merge its branches, write ``dst``.
 
     The written checkpoint loads into the same config with ``model.backbone.deploy=True``. The deploy model's
     logits on a random batch of ``shape`` images (the backbone's ``img_size`` if it has one) must match the
     training-time model's within ``atol`` (times the logits' scale when above 1), else nothing is written.
-    Returns the largest difference seen.
+    Returns the largest difference seen. ``unsafe_load`` allows pickled objects in ``src`` (trusted files only).
     """
     from ..engine.checkpoint import save_checkpoint
     from ..models.utils.reparam import switch_all_to_deploy
@@ -34,7 +35,7 @@ def reparameterize_checkpoint(cfg, src: str | os.PathLike, dst: str | os.PathLik
     if backbone.get('deploy'):
         raise ConfigError(f'--reparam needs the training-time config, but model.backbone.deploy=True in it; '
                           f'give the config the checkpoint {src} was trained with')
-    model, meta = load_trained_model(cfg, str(src), 'cpu')
+    model, meta = load_trained_model(cfg, str(src), 'cpu', unsafe_load)
     model.float().eval()
     img_size = getattr(getattr(model, 'backbone', None), 'img_size', None)
     if img_size is not None:  # a backbone that takes one input size only (RepMLPNet)

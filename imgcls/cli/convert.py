@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     if args.reparam is not None:
         from ..apis.reparam import reparameterize_checkpoint
         from .common import load_config
-        diff = reparameterize_checkpoint(load_config(args.reparam), args.src, args.dst)
+        diff = reparameterize_checkpoint(load_config(args.reparam), args.src, args.dst, unsafe_load=args.unsafe_load)
         print(f'wrote the deploy form of {args.src} to {args.dst} (largest logit difference {diff:.2g}); '
               'load it with model.backbone.deploy=True')
         return 0

@@ -199,3 +199,13 @@ def test_bad_arguments_name_the_key():
         build_backbone(dict(type='RepVGG', arch={**TINY, 'group_layer_map': {9: 2}}))
     with pytest.raises(ConfigError, match=r'RepVGG out_indices=\(4,\): 4 is not a stage index; use 0..3'):
         build_backbone(dict(type='RepVGG', arch='A0', out_indices=(4,)))
+
+
+def test_convert_reparam_refuses_pickled_objects_unless_unsafe_load(tmp_path, capsys):
+    import argparse
+    config = write_config(tmp_path / 'tiny.py', _tiny_cfg())
+    ckpt = tmp_path / 'pickled.pth'
+    torch.save({'state_dict': random_state(_tiny_keys(False)), 'meta': {'args': argparse.Namespace(lr=0.1)}}, ckpt)
+    assert main(['convert', str(ckpt), str(tmp_path / 'a.pth'), '--reparam', str(config)]) == 1
+    assert '--unsafe-load' in capsys.readouterr().err and not (tmp_path / 'a.pth').exists()
+    assert main(['convert', str(ckpt), str(tmp_path / 'b.pth'), '--reparam', str(config), '--unsafe-load']) == 0
