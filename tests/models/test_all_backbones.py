@@ -38,6 +38,17 @@ SMALL: dict[str, tuple[dict, int]] = {
     # 64 px, patch 4, window 2: 16, 8, 4 and 2 tokens a side, shifted windows in the 2-block stage
     'SwinTransformer': (dict(arch=dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4]),
                              img_size=64, window_size=2), 64),
+    'RepVGG': (dict(arch=dict(num_blocks=[1, 2, 1, 1], width_factor=[0.25] * 4, group_layer_map={2: 2},
+                              se_cfg=dict(ratio=4, divisor=1), stem_channels=16)), 32),
+    'ResNeSt': (dict(depth=50, **SMALL_STEM), 32),
+    'Res2Net': (dict(depth=50, scales=4, base_width=8, **SMALL_STEM), 32),
+    'DenseNet': (dict(arch=dict(growth_rate=4, depths=[2, 3, 2, 1], init_channels=8)), 32),
+    'RepMLPNet': (dict(arch=dict(channels=[8, 16, 16, 32], depths=[1, 2, 1, 1], sharesets_nums=[1, 2, 4, 8]),
+                       img_size=32, reparam_conv_kernels=(1, 3)), 32),
+    'CSPDarkNet': (dict(depth=53), 32),
+    'CSPResNet': (dict(depth=50), 32),
+    'CSPResNeXt': (dict(depth=50), 32),
+    'ShuffleNetV1': (dict(groups=2, widen_factor=0.25), 32),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),

@@ -1,0 +1,2 @@
+# the name this config had before mmcls 0.18
+_base_ = 'resnest50_32xb64_in1k.py'
