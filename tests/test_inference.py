@@ -110,3 +110,21 @@ def test_bad_inputs_name_the_input(model, tmp_path):
     with pytest.raises(DataError, match='input 0 .*not an image'):
         inference_model(model, 42)
     assert inference_model(model, []) == []
+
+
+def test_the_pipeline_is_not_stored_on_the_model_and_follows_a_new_cfg(model):
+    import copy
+
+    from imgcls.apis.inference import _pipeline_for
+    imgs, _ = _digits(1)
+    before = set(vars(model))
+    first = _pipeline_for(model)
+    inference_model(model, imgs[0])
+    assert set(vars(model)) == before  # nothing attached to the model
+    assert _pipeline_for(model) is first  # built once per model
+    old_cfg = model.cfg
+    try:
+        model.cfg = copy.deepcopy(old_cfg)
+        assert _pipeline_for(model) is not first  # a replaced cfg gets its own pipeline
+    finally:
+        model.cfg = old_cfg

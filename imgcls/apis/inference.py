@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import weakref
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,7 +23,8 @@ from ..errors import ConfigError, DataError
 
 __all__ = ['init_model', 'inference_model']
 
-_CACHE_ATTR = '_imgcls_inference_pipeline'
+# model -> (its cfg, the pipeline built from it); weak, so a dropped model takes its pipeline with it
+_PIPELINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _load_config(config, cfg_options) -> Any:
@@ -212,10 +214,10 @@ def _pipeline_for(model: nn.Module) -> _InferencePipeline:
     cfg = getattr(model, 'cfg', None)
     if cfg is None:
         raise ConfigError('the model has no .cfg: build it with imgcls.apis.init_model(config, checkpoint)')
-    cached = model.__dict__.get(_CACHE_ATTR)
-    if cached is None or cached[0] is not cfg:
+    cached = _PIPELINES.get(model)
+    if cached is None or cached[0] is not cfg:  # a replaced model.cfg gets a new pipeline
         cached = (cfg, _InferencePipeline(cfg, _input_channels(model)))
-        model.__dict__[_CACHE_ATTR] = cached
+        _PIPELINES[model] = cached
     return cached[1]
 
 
