@@ -11,7 +11,7 @@ import copy
 import os
 import weakref
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -249,7 +249,22 @@ def _result(scores: torch.Tensor, topk: int, classes: Sequence[str] | None) -> d
     return out
 
 
-def inference_model(model: nn.Module, imgs, topk: int = 1, batch_size: int = 32, tta: bool = False):
+def _prepare_all(pipeline: _InferencePipeline, items: list, on_error) -> list[torch.Tensor | None]:
+    """Each input through the pipeline; with ``on_error`` a failing input is reported and becomes None."""
+    tensors: list[torch.Tensor | None] = []
+    for i, item in enumerate(items):
+        try:
+            tensors.append(pipeline(item, _describe(item, i)))
+        except DataError as e:
+            if on_error is None:
+                raise
+            on_error(i, e)
+            tensors.append(None)
+    return tensors
+
+
+def inference_model(model: nn.Module, imgs, topk: int = 1, batch_size: int = 32, tta: bool = False,
+                    on_error: Callable[[int, DataError], None] | None = None):
     """Predict the class of one image or a list of images (the model is put in eval mode).
 
     Args:
@@ -258,6 +273,8 @@ def inference_model(model: nn.Module, imgs, topk: int = 1, batch_size: int = 32,
         topk: with k > 1 each result also has ``'topk'``: the k best as a list of such dicts.
         batch_size: images per forward pass.
         tta: average the scores with those of the horizontally flipped image.
+        on_error: called with ``(index, DataError)`` for each input that cannot be read or prepared; that
+            input's result is None and the others are predicted. Without it the first such input raises.
 
     Returns:
         ``{'pred_label': int, 'pred_score': float, 'pred_class': str}`` for one input, a list of them for a list.
@@ -272,10 +289,11 @@ def inference_model(model: nn.Module, imgs, topk: int = 1, batch_size: int = 32,
         return []
     pipeline = _pipeline_for(model)
     model.eval()
-    tensors = [pipeline(item, _describe(item, i)) for i, item in enumerate(items)]
+    tensors = _prepare_all(pipeline, items, on_error)
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, img in enumerate(tensors):  # images the pipeline left at different sizes go in different batches
-        groups[tuple(img.shape)].append(i)
+        if img is not None:
+            groups[tuple(img.shape)].append(i)
     scores: list[torch.Tensor | None] = [None] * len(items)
     for indices in groups.values():
         for start in range(0, len(indices), batch_size):
@@ -284,5 +302,5 @@ def inference_model(model: nn.Module, imgs, topk: int = 1, batch_size: int = 32,
             for i, row in zip(chunk, batch_scores):
                 scores[i] = row
     classes = getattr(model, 'CLASSES', None)
-    results = [_result(s, topk, classes) for s in scores]
+    results = [_result(s, topk, classes) if s is not None else None for s in scores]
     return results[0] if single else results
