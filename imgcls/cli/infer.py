@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import DataError
-from .common import add_cfg_options
+from .common import add_cfg_options, resolve_config
 
 # the suffixes a folder is searched for (files named on the command line are read whatever their name)
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp', '.tif', '.tiff', '.ppm', '.pgm', '.pbm')
@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
     """Predict every readable image; unreadable ones are reported on stderr and make the exit status 1."""
     from ..apis import inference_model, init_model
     paths = expand_inputs(args.inputs)
-    model = init_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options or None,
-                       unsafe_load=args.unsafe_load)
+    model = init_model(resolve_config(args.config), args.checkpoint, device=args.device,
+                       cfg_options=args.cfg_options or None, unsafe_load=args.unsafe_load)
     skipped: list[str] = []
 
     def report(index: int, error: DataError) -> None:
