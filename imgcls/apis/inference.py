@@ -156,20 +156,54 @@ def _image_tensor(item: Any, where: str) -> torch.Tensor:
                     'or a (C, H, W) uint8 torch tensor (or a list of them)')
 
 
+def test_pipeline_steps(cfg) -> list | None:
+    """The config's test pipeline (``data.test``, else ``data.val``, through dataset wrappers, else
+    ``test_pipeline``) as a list of step dicts, or None when it has none."""
+    data_cfg = cfg.get('data') or {}
+    split = data_cfg.get('test') or data_cfg.get('val') or {}
+    steps = split.get('pipeline') if isinstance(split, Mapping) else None
+    while steps is None and isinstance(split, Mapping) and isinstance(split.get('dataset'), Mapping):
+        split = split['dataset']
+        steps = split.get('pipeline')
+    return steps if steps is not None else cfg.get('test_pipeline')
+
+
+def _fixed_size(value) -> tuple[int, int] | None:
+    """(h, w) of a pipeline size argument (an int or (h, w)); None for an aspect-keeping (s, -1)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return (value, value)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value):
+        return (value[0], value[1])
+    return None
+
+
+# the step types that give every image one size, and the argument that says which
+_SIZE_ARGS = {'Resize': 'size', 'CenterCrop': 'crop_size', 'RandomCrop': 'size', 'RandomResizedCrop': 'size',
+              'Pad': 'size'}
+
+
+def pipeline_input_size(cfg) -> tuple[int, int] | None:
+    """The (h, w) every image has after the config's test pipeline, or None when it depends on the image
+    (no resize or crop to a fixed size after the last aspect-keeping resize)."""
+    size = None
+    for step in test_pipeline_steps(cfg) or []:
+        if not isinstance(step, Mapping) or step.get('type') not in _SIZE_ARGS:
+            continue
+        key = _SIZE_ARGS[step['type']]
+        if step['type'] == 'Pad' and step.get(key) is None:
+            size = None  # pad_to_square: a square whose side depends on the image
+        elif key in step:
+            size = _fixed_size(step[key])
+    return size
+
+
 class _InferencePipeline:
     """The test pipeline split into its loading step and the rest (without Collect), for one model."""
 
     def __init__(self, cfg, channels: int):
         from ..data.pipelines import Compose
         from ..data.pipelines.loading import LoadImageFromFile
-        data_cfg = cfg.get('data') or {}
-        split = data_cfg.get('test') or data_cfg.get('val') or {}
-        steps = split.get('pipeline') if isinstance(split, Mapping) else None
-        while steps is None and isinstance(split, Mapping) and isinstance(split.get('dataset'), Mapping):
-            split = split['dataset']
-            steps = split.get('pipeline')
-        if steps is None:
-            steps = cfg.get('test_pipeline')
+        steps = test_pipeline_steps(cfg)
         if steps is None:
             raise ConfigError('the config has no test pipeline (data.test.pipeline or test_pipeline) to '
                               'prepare images for inference with')
