@@ -13,6 +13,7 @@ sys.path.insert(0, str(REPO / 'benchmarks'))
 from suite import execute, report  # noqa: E402
 
 
+@pytest.mark.slow
 def test_quick_run_writes_json_and_markdown(tmp_path):
     cmd = [sys.executable, str(REPO / 'benchmarks' / 'run.py'), '--quick', '--no-peers', '--only', 'infer_batching',
            '--param', 'n=4', '--param', 'repeats=1', '--param', 'models=digits', '--out', str(tmp_path)]

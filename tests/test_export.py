@@ -47,6 +47,7 @@ def _ort(path):
     return lambda x: session.run(None, {'input': x.numpy()})[0]
 
 
+@pytest.mark.slow
 def test_cli_onnx_matches_pytorch(digits, tmp_path, capsys):
     model, ckpt = digits
     out = tmp_path / 'model.onnx'
@@ -61,6 +62,7 @@ def test_cli_onnx_matches_pytorch(digits, tmp_path, capsys):
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_dynamic_batch_with_preprocess_in_graph(digits, tmp_path):
     model, _ = digits
     out = tmp_path / 'model.onnx'
@@ -79,6 +81,7 @@ def test_dynamic_batch_with_preprocess_in_graph(digits, tmp_path):
         np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_broken_verification_fails_and_writes_nothing(digits, tmp_path, monkeypatch, capsys):
     model, ckpt = digits
     # export once through the API (the CLI below then reuses the bytes: this test is about verification)
@@ -99,6 +102,7 @@ def test_broken_verification_fails_and_writes_nothing(digits, tmp_path, monkeypa
     assert list(tmp_path.iterdir()) == []  # no temporary file left either
 
 
+@pytest.mark.slow
 def test_torchscript_loads_and_matches(digits, tmp_path):
     model, _ = digits
     out = tmp_path / 'model.pt'
@@ -112,6 +116,7 @@ def test_torchscript_loads_and_matches(digits, tmp_path):
         np.testing.assert_allclose(loaded(x).numpy(), model.simple_test(x, post_process=False).numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_fallback_to_torchscript_exporter(digits, tmp_path, monkeypatch):
     model, _ = digits
 
@@ -155,6 +160,7 @@ def _onnx_input_dims(path):
     return [d.dim_param or d.dim_value for d in dims]
 
 
+@pytest.mark.slow
 def test_cli_takes_the_input_size_from_the_test_pipeline(digits, tmp_path, capsys):
     _, ckpt = digits
     config = tmp_path / 'digits48.py'
@@ -169,6 +175,7 @@ def test_cli_takes_the_input_size_from_the_test_pipeline(digits, tmp_path, capsy
     assert _onnx_input_dims(out) == [1, 1, 48, 48]
 
 
+@pytest.mark.slow
 def test_dynamic_height_and_width(digits, tmp_path, capsys):
     model, ckpt = digits
     out = tmp_path / 'model.onnx'

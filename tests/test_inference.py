@@ -8,6 +8,9 @@ from PIL import Image
 from imgcls.apis import inference_model, init_model
 from imgcls.errors import DataError
 
+# every test here uses the trained_digits fixture, which trains a model first
+pytestmark = pytest.mark.slow
+
 NAMES = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']
 
 

@@ -9,6 +9,9 @@ from PIL import Image
 
 from imgcls.cli.main import main
 
+# every test here uses the trained_digits fixture, which trains a model first
+pytestmark = pytest.mark.slow
+
 NAMES = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']
 
 
