@@ -132,6 +132,14 @@ def peer_python(env: str, args, cache: dict) -> tuple[str | None, str]:
     return cache[env]
 
 
+def chosen_settings(declared: str, reported: str | None) -> str:
+    """The settings text of a contender: what its run reported choosing where it declared AUTO or {chosen}."""
+    if declared != workloads.AUTO and '{chosen}' not in declared:
+        return declared
+    chosen = reported or 'auto (the run did not report what it chose)'
+    return chosen if declared == workloads.AUTO else declared.replace('{chosen}', chosen)
+
+
 def run_workload(w: workloads.Workload, args, work: Path, envs: dict) -> dict:
     """Every contender of ``w``, each in its own child; rate workloads in interleaved rounds (see merge_rounds)."""
     out = {'name': w.name, 'title': w.title, 'kind': w.kind, 'baseline': w.baseline, 'params': w.params,
@@ -153,7 +161,7 @@ def run_workload(w: workloads.Workload, args, work: Path, envs: dict) -> dict:
         res = execute.merge_rounds(per_round[c.name])
         res.pop('log', None)
         row = {'name': c.name, 'label': c.label, 'env': c.env, 'vs': c.vs, **res}
-        row['settings'] = res.get('settings') if c.settings == 'auto' and res.get('settings') else c.settings
+        row['settings'] = chosen_settings(c.settings, res.get('settings'))
         print(f'[suite]   {c.name}: {row["status"]}, img/s {row.get("img_per_s")}, top-1 {row.get("top1")}, '
               f'to target {row.get("seconds_to_target")} s, peak RSS {row.get("peak_rss_mb")} MiB', flush=True)
         out['contenders'].append(row)

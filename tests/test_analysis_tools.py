@@ -227,3 +227,24 @@ def test_cam_cli_on_the_digits_resnet(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert 'class 1 (digit1)' in printed and 'backbone.layer4' in printed
     _assert_real_png(out, min_size=200)
+
+
+
+def test_apis_does_not_import_analysis():
+    """analysis builds on apis, never the reverse: no apis module imports from analysis, at any level."""
+    import ast
+    from pathlib import Path
+
+    import imgcls.apis
+    offenders = []
+    for path in sorted(Path(imgcls.apis.__file__).parent.glob('*.py')):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [('.' * node.level) + (node.module or '')]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            offenders += [f'{path.name}: {n}' for n in names if n in ('..analysis', 'imgcls.analysis')
+                          or n.startswith(('..analysis.', 'imgcls.analysis.'))]
+    assert offenders == []

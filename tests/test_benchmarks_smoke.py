@@ -13,6 +13,7 @@ sys.path.insert(0, str(REPO / 'benchmarks'))
 from suite import execute, report  # noqa: E402
 
 
+@pytest.mark.slow
 def test_quick_run_writes_json_and_markdown(tmp_path):
     cmd = [sys.executable, str(REPO / 'benchmarks' / 'run.py'), '--quick', '--no-peers', '--only', 'infer_batching',
            '--param', 'n=4', '--param', 'repeats=1', '--param', 'models=digits', '--out', str(tmp_path)]
@@ -86,3 +87,55 @@ def test_top1_target_fails_only_when_imgcls_is_worse():
     assert verdict(97.4, 98.0) is False  # 0.6 points worse: the speed settings cost accuracy
     assert verdict(98.6, 98.0) is True  # better by more than 0.5 is not a failure
     assert verdict(50.0, 60.0) is None  # not converged: says nothing
+
+
+def test_commands_are_recorded_relative_to_the_repository(tmp_path):
+    work = tmp_path / 'imgcls-bench-x'
+    cmd = [str(REPO / '.venv' / 'bin' / 'python'), str(REPO / 'benchmarks' / 'peers' / 'plain_loop.py'), 'digits',
+           '--data', str(work / 'digits.npz'), '--overrides', '{"a": 1}', '--result', str(work / 'r.json')]
+    assert execute.portable_command(cmd, work) == (".venv/bin/python benchmarks/peers/plain_loop.py digits --data "
+                                                   "WORK/digits.npz --overrides '{\"a\": 1}' --result WORK/r.json")
+    # a Python outside the repository says nothing about where it lives
+    assert execute.portable_command(['/usr/local/bin/python3.11', 'x.py'], work) == 'python x.py'
+
+
+def test_settings_are_what_the_run_reported():
+    import run
+    assert run.chosen_settings('auto', 'bf16 autocast, channels_last=on') == 'bf16 autocast, channels_last=on'
+    assert run.chosen_settings('auto', None) == 'auto (the run did not report what it chose)'
+    assert run.chosen_settings('batch 64; {chosen}', 'fp32') == 'batch 64; fp32'
+    assert run.chosen_settings('fp32, NCHW', 'something else') == 'fp32, NCHW'  # a fixed recipe stays as declared
+
+
+def test_time_to_accuracy_contenders_and_the_fitted_mmpretrain_schedule():
+    sys.path.insert(0, str(REPO / 'benchmarks' / 'peers'))
+    import mmpretrain_train
+    from suite import workloads
+    assert mmpretrain_train.milestones('default', 10) == [100, 150]
+    assert mmpretrain_train.milestones('fitted', 10) == [5, 8]  # 1/2 and 3/4 of the epochs, as 100/150 of 200
+    assert mmpretrain_train.milestones('fitted', 200) == [100, 150]
+    w = workloads.time_to_acc(workloads.params_for('time_to_acc', False, {}), {'npz': lambda *a: 'd.npz'})
+    by_name = {c.name: c for c in w.contenders}
+    assert set(by_name) == {'imgcls', 'plain', 'plain_best', 'mmpretrain'}
+    assert by_name['plain_best'].args[-3:] == ['--amp', 'bf16', '--channels-last']
+    assert by_name['plain_best'].args[:-3] == by_name['plain'].args  # the same recipe, hand-tuned
+    assert by_name['mmpretrain'].args[by_name['mmpretrain'].args.index('--recipe') + 1] == 'fitted'
+    assert 'x0.1 at epochs 5 and 8' in by_name['mmpretrain'].settings
+
+
+@pytest.mark.slow
+def test_quick_time_to_accuracy_run_records_the_chosen_settings(tmp_path):
+    cmd = [sys.executable, str(REPO / 'benchmarks' / 'run.py'), '--quick', '--no-peers', '--only', 'time_to_acc',
+           '--out', str(tmp_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    [json_path] = tmp_path.glob('*-quick.json')
+    [w] = json.loads(json_path.read_text())['workloads']
+    by_name = {c['name']: c for c in w['contenders']}
+    assert [by_name[n]['status'] for n in ('imgcls', 'plain', 'plain_best')] == ['ok', 'ok', 'ok']
+    assert by_name['mmpretrain']['status'] == 'skipped (--no-peers)'
+    assert 'speed settings' not in by_name['imgcls']['settings'] and 'on cpu' in by_name['imgcls']['settings']
+    assert '{chosen}' not in by_name['imgcls']['settings']
+    for c in (by_name['imgcls'], by_name['plain']):
+        assert str(REPO) not in c['command'] and str(tmp_path) not in c['command']
+        assert c['command'].split()[1].startswith('benchmarks/')

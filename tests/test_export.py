@@ -47,6 +47,7 @@ def _ort(path):
     return lambda x: session.run(None, {'input': x.numpy()})[0]
 
 
+@pytest.mark.slow
 def test_cli_onnx_matches_pytorch(digits, tmp_path, capsys):
     model, ckpt = digits
     out = tmp_path / 'model.onnx'
@@ -61,6 +62,7 @@ def test_cli_onnx_matches_pytorch(digits, tmp_path, capsys):
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_dynamic_batch_with_preprocess_in_graph(digits, tmp_path):
     model, _ = digits
     out = tmp_path / 'model.onnx'
@@ -79,6 +81,7 @@ def test_dynamic_batch_with_preprocess_in_graph(digits, tmp_path):
         np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_broken_verification_fails_and_writes_nothing(digits, tmp_path, monkeypatch, capsys):
     model, ckpt = digits
     # export once through the API (the CLI below then reuses the bytes: this test is about verification)
@@ -99,6 +102,7 @@ def test_broken_verification_fails_and_writes_nothing(digits, tmp_path, monkeypa
     assert list(tmp_path.iterdir()) == []  # no temporary file left either
 
 
+@pytest.mark.slow
 def test_torchscript_loads_and_matches(digits, tmp_path):
     model, _ = digits
     out = tmp_path / 'model.pt'
@@ -112,6 +116,7 @@ def test_torchscript_loads_and_matches(digits, tmp_path):
         np.testing.assert_allclose(loaded(x).numpy(), model.simple_test(x, post_process=False).numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_fallback_to_torchscript_exporter(digits, tmp_path, monkeypatch):
     model, _ = digits
 
@@ -147,3 +152,56 @@ def test_bad_arguments_are_reported(digits, tmp_path):
         export_model(model, tmp_path / 'm.onnx', shape=SHAPE, opset=3)
     with pytest.raises(ImgclsError, match='--format'):
         export_model(model, tmp_path / 'm.onnx', fmt='tflite', shape=SHAPE)
+
+
+def _onnx_input_dims(path):
+    import onnx
+    dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
+    return [d.dim_param or d.dim_value for d in dims]
+
+
+@pytest.mark.slow
+def test_cli_takes_the_input_size_from_the_test_pipeline(digits, tmp_path, capsys):
+    _, ckpt = digits
+    config = tmp_path / 'digits48.py'
+    config.write_text(f'_base_ = [{CONFIG!r}]\n'
+                      "test_pipeline = [dict(type='Resize', size=(48, 48)), dict(type='Normalize', mean=[77.8], "
+                      "std=[96.5], to_rgb=False), dict(type='ImageToTensor', keys=['img']), "
+                      "dict(type='Collect', keys=['img'])]\n"
+                      'data = dict(val=dict(pipeline=test_pipeline), test=dict(pipeline=test_pipeline))\n')
+    out = tmp_path / 'model.onnx'
+    assert main(['export', str(config), ckpt, '--out', str(out)]) == 0
+    assert 'float32 (1, 1, 48, 48)' in capsys.readouterr().out
+    assert _onnx_input_dims(out) == [1, 1, 48, 48]
+
+
+@pytest.mark.slow
+def test_dynamic_height_and_width(digits, tmp_path, capsys):
+    model, ckpt = digits
+    out = tmp_path / 'model.onnx'
+    assert main(['export', CONFIG, ckpt, '--out', str(out), '--dynamic-batch', '--dynamic-hw']) == 0
+    printed = capsys.readouterr().out
+    assert 'float32 (N, 1, H, W)' in printed and '48x40: ' in printed and '(traced at 32x32)' in printed
+    assert _onnx_input_dims(out) == ['batch', 1, 'height', 'width']
+    run = _ort(out)
+    x = torch.randn(3, 1, 40, 56)  # a batch and a size the verification did not use
+    with torch.no_grad():
+        expected = torch.softmax(model.head(model.extract_feat(x)), 1).numpy()
+    np.testing.assert_allclose(run(x), expected, atol=1e-5)
+    script = export_model(model, tmp_path / 'model.pt', fmt='torchscript', shape=SHAPE, dynamic_hw=True)
+    assert script.verified and list(script.other_size_diff) == [(48, 40)]
+
+
+def test_pipeline_input_size():
+    from imgcls.apis.inference import pipeline_input_size
+    from imgcls.config import Config
+
+    def size(*steps, where='test'):
+        return pipeline_input_size(Config(dict(data={where: dict(pipeline=list(steps))})))
+    assert size(dict(type='Resize', size=(256, -1)), dict(type='CenterCrop', crop_size=224)) == (224, 224)
+    assert size(dict(type='Resize', size=48), where='val') == (48, 48)
+    assert size(dict(type='Resize', size=(40, 56))) == (40, 56)
+    assert size(dict(type='Resize', size=(40, 56)), dict(type='Resize', size=(64, -1))) is None  # keeps aspect
+    assert size(dict(type='Resize', size=32), dict(type='Pad', pad_to_square=True)) is None
+    assert size(dict(type='Normalize', mean=[0], std=[1])) is None
+    assert pipeline_input_size(Config(dict(test_pipeline=[dict(type='CenterCrop', crop_size=(20, 30))]))) == (20, 30)

@@ -8,6 +8,9 @@ from PIL import Image
 from imgcls.apis import inference_model, init_model
 from imgcls.errors import DataError
 
+# every test here uses the trained_digits fixture, which trains a model first
+pytestmark = pytest.mark.slow
+
 NAMES = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']
 
 
@@ -110,3 +113,37 @@ def test_bad_inputs_name_the_input(model, tmp_path):
     with pytest.raises(DataError, match='input 0 .*not an image'):
         inference_model(model, 42)
     assert inference_model(model, []) == []
+
+
+def test_the_pipeline_is_not_stored_on_the_model_and_follows_a_new_cfg(model):
+    import copy
+
+    from imgcls.apis.inference import _pipeline_for
+    imgs, _ = _digits(1)
+    before = set(vars(model))
+    first = _pipeline_for(model)
+    inference_model(model, imgs[0])
+    assert set(vars(model)) == before  # nothing attached to the model
+    assert _pipeline_for(model) is first  # built once per model
+    old_cfg = model.cfg
+    try:
+        model.cfg = copy.deepcopy(old_cfg)
+        assert _pipeline_for(model) is not first  # a replaced cfg gets its own pipeline
+    finally:
+        model.cfg = old_cfg
+
+
+def test_on_error_reports_bad_inputs_and_predicts_the_rest(model, tmp_path):
+    imgs, _ = _digits(2)
+    bad = tmp_path / 'bad.png'
+    bad.write_bytes(b'garbage')
+    reported = []
+    results = inference_model(model, [imgs[0], bad, imgs[1]], on_error=lambda i, e: reported.append((i, str(e))))
+    assert [i for i, _ in reported] == [1] and str(bad) in reported[0][1]
+    assert results[1] is None
+    for got, img in ((results[0], imgs[0]), (results[2], imgs[1])):
+        alone = inference_model(model, img)
+        assert got['pred_label'] == alone['pred_label']
+        assert got['pred_score'] == pytest.approx(alone['pred_score'], abs=1e-5)
+    with pytest.raises(DataError, match='bad.png'):  # without on_error the first bad input raises
+        inference_model(model, [imgs[0], bad])

@@ -311,6 +311,7 @@ def test_plugin_missing_module_is_reported(plugin_project):
         Config.fromfile('my_config.py')
 
 
+@pytest.mark.slow
 def test_plugin_trains_with_the_cli(plugin_project, modules_doc):
     from imgcls.cli.main import main
     assert 'imgcls train my_config.py' in MODULES_DOC.read_text(encoding='utf-8')
@@ -361,6 +362,7 @@ print('ok', sorted(losses), len(scores))
 """
 
 
+@pytest.mark.slow
 def test_in_package_layout(tmp_path, modules_doc):
     """The files dropped into a copy of imgcls's model folders are found at import time."""
     site = tmp_path / 'site'

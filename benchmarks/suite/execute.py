@@ -29,6 +29,18 @@ def tail(path: Path, lines: int = 8) -> str:
     return ' | '.join(line.strip() for line in [t for t in text if t.strip()][-lines:])[-1500:]
 
 
+def portable_command(cmd: list[str], workdir: Path) -> str:
+    """``cmd`` as a shell line that says nothing about this machine's folders: paths inside the repository are
+    relative to its root, the suite's temporary folder is ``WORK``, a Python outside the repository is ``python``."""
+    words = []
+    for i, word in enumerate(cmd):
+        word = word.replace(str(workdir), 'WORK').replace(f'{REPO}{os.sep}', '')
+        if i == 0 and os.path.isabs(word):  # the interpreter of a system or a virtual environment elsewhere
+            word = 'python'
+        words.append(shlex.quote(word))
+    return ' '.join(words)
+
+
 def run_child(python: str, script: str, args: list[str], workdir: Path, name: str, timeout: float) -> dict:
     """Run ``python script args --result FILE``; its JSON result plus wall, CPU, peak RSS and load average."""
     result_path, log_path = workdir / f'{name}.json', workdir / f'{name}.log'
@@ -42,7 +54,7 @@ def run_child(python: str, script: str, args: list[str], workdir: Path, name: st
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env, start_new_session=True)
         status, usage, timed_out = _wait(proc, start + timeout)
     wall = time.perf_counter() - start
-    info = {'command': ' '.join(shlex.quote(c) for c in cmd), 'spawn': start, 'wall_s': round(wall, 1),
+    info = {'command': portable_command(cmd, workdir), 'spawn': start, 'wall_s': round(wall, 1),
             'cpu_s': round(usage.ru_utime + usage.ru_stime, 1), 'peak_rss_mb': round(usage.ru_maxrss / 1024, 1),
             'load_avg_1min': [round(load_start, 2), round(os.getloadavg()[0], 2)], 'log': str(log_path)}
     code = os.waitstatus_to_exitcode(status)

@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 
 IMGCLS, PLAIN, MMPRE = 'suite/imgcls_child.py', 'peers/plain_loop.py', 'peers/mmpretrain_train.py'
+# a contender's settings text: AUTO, or a text holding {chosen}, is filled in with what the run reports it chose
+AUTO = 'auto'
 DIGITS_CONFIG = 'configs/resnet/resnet18_digits.py'
 
 
@@ -80,16 +82,16 @@ def train_digits(p: dict, ctx: dict) -> Workload:
     overrides = {'data': dict(_splits(p), samples_per_gpu=b),
                  'runner': {'max_epochs': e},
                  'lr_config': {'policy': 'CosineAnnealing', 'min_lr': 0.0, 'by_epoch': False, 'warmup': None},
-                 'checkpoint_config': {'interval': -1, 'save_last': False}, 'evaluation': {'save_best': None}}
+                 'checkpoint_config': {'interval': -1, 'save_last': False}, 'evaluation': {'save_best': None},
+                 'custom_hooks': []}  # every epoch is run: the config's StopAtTargetHook would end it at 97%
     common = ['digits', '--data', data, '--epochs', str(e), '--batch', str(b)]
     plain = [*common, '--nesterov', '--pad', '2']
     recipe = 'SGD lr 0.1 (Nesterov momentum 0.9, wd 5e-4), cosine per iteration, RandomCrop(32, pad 2)'
     return Workload(
         'train_digits', f'(1) ResNet-18-CIFAR training on the digits (1x32x32), batch {b}, {e} epochs', 'train',
         'plain_fp32', [
-            Contender('imgcls', 'imgcls, default settings', 'main', IMGCLS,
-                      ['digits', '--config', DIGITS_CONFIG, '--overrides', json.dumps(overrides)],
-                      'auto: bf16 autocast + channels_last where the CPU has bf16; 1 loader worker'),
+            Contender('imgcls', 'imgcls, default settings, 1 loader worker', 'main', IMGCLS,
+                      ['digits', '--config', DIGITS_CONFIG, '--overrides', json.dumps(overrides)], AUTO),
             Contender('plain_fp32', 'plain PyTorch loop, fp32 eager', 'main', PLAIN, [*plain, '--amp', 'fp32'],
                       'fp32, NCHW, in-memory tensors'),
             Contender('plain_best', 'plain PyTorch loop, hand-tuned', 'main', PLAIN,
@@ -169,21 +171,26 @@ def infer_batching(p: dict, ctx: dict) -> Workload:
 def time_to_acc(p: dict, ctx: dict) -> Workload:
     n, t, data = p['max_epochs'], p['target'], ctx['npz'](p['val_fraction'], p['eval_fraction'])
     ovr = {'runner': {'max_epochs': n}, 'data': _splits(p)}
+    plain = ['digits', '--data', data, '--epochs', str(n), '--batch', '128', '--pad', '0', '--target', str(t)]
+    plain_recipe = (f'the 50-line recipe: batch 128, SGD lr 0.1 momentum 0.9 wd 5e-4, cosine over {n} epochs, '
+                    'no augmentation')
+    steps = [max(1, round(n * 100 / 200)), max(1, round(n * 150 / 200))]  # as peers/mmpretrain_train.py fits them
     return Workload(
         'time_to_acc', f'(5) Time to {t:g}% top-1 on the digits, each tool\'s default recipe (cap {n} epochs)', 'tta',
         'plain', [
             Contender('imgcls', 'imgcls', 'main', IMGCLS, ['digits', '--config', DIGITS_CONFIG, '--target', str(t),
                                                            '--overrides', json.dumps(ovr)],
                       f'{DIGITS_CONFIG} unchanged: batch 64, SGD lr 0.1 Nesterov, cosine + 1-epoch warm-up, '
-                      'checkpoint every epoch, auto precision'),
-            Contender('plain', 'plain PyTorch loop', 'main', PLAIN,
-                      ['digits', '--data', data, '--epochs', str(n), '--batch', '128', '--pad', '0',
-                       '--target', str(t)], 'the 50-line recipe: batch 128, SGD lr 0.1 momentum 0.9 wd 5e-4, '
-                                            f'cosine over {n} epochs, no augmentation, fp32'),
+                      'checkpoint every epoch; {chosen}'),
+            Contender('plain', 'plain PyTorch loop', 'main', PLAIN, plain,
+                      f'{plain_recipe}, fp32'),
+            Contender('plain_best', 'plain PyTorch loop, hand-tuned', 'main', PLAIN,
+                      [*plain, '--amp', 'bf16', '--channels-last'], f'{plain_recipe}, bf16 autocast + channels_last'),
             Contender('mmpretrain', 'mmpretrain 1.2', 'mmpretrain', MMPRE,
-                      ['--data', data, '--epochs', str(n), '--batch', '128', '--recipe', 'default',
+                      ['--data', data, '--epochs', str(n), '--batch', '128', '--recipe', 'fitted',
                        '--workers', '2', '--checkpoints', '--target', str(t)],
-                      'cifar10_bs128 schedule: SGD lr 0.1 momentum 0.9 wd 1e-4, steps at 100/150; RandomCrop pad 4; '
+                      f'cifar10_bs128 recipe, its steps moved to fit {n} epochs: SGD lr 0.1 momentum 0.9 wd 1e-4, '
+                      f'x0.1 at epochs {steps[0]} and {steps[1]} (200-epoch schedule: 100 and 150); RandomCrop pad 4; '
                       'checkpoint every epoch, fp32'),
         ], p, 'Wall seconds from the start of the first epoch to the end of the first evaluation at or above the '
               'target (evaluation after every epoch; evaluation and checkpoint time included).')

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ..data import build_dataset, move_normalize_to_model
 from ..errors import ConfigError, DataError
 from ..fileio import atomic_open
 
@@ -39,7 +40,6 @@ def to_display(img) -> np.ndarray:
 
 
 def _dataset(cfg, split: str):
-    from ..data import build_dataset, move_normalize_to_model
 
     data = cfg.get('data') if hasattr(cfg, 'get') else None
     if not isinstance(data, dict) or split not in data:

@@ -17,6 +17,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..apis.export import classifier_logits
+from ..data.pipelines.compose import Compose
 from ..errors import ConfigError, DataError
 
 
@@ -84,7 +86,6 @@ def as_feature_map(t: torch.Tensor, layer_name: str) -> torch.Tensor:
 def grad_cam(model: nn.Module, img: torch.Tensor, target_layer: str | None = None,
              target_class: int | None = None) -> CamResult:
     """Grad-CAM of one normalised image ``img`` (1, C, H, W); the class defaults to the predicted one."""
-    from ..apis.export import classifier_logits
     if img.dim() != 4 or img.size(0) != 1:
         raise DataError(f'grad_cam takes one image as a (1, C, H, W) tensor, got shape {tuple(img.shape)}')
     model.eval()
@@ -163,7 +164,6 @@ def load_image_for_model(cfg, path: str, in_channels: int = 3) -> torch.Tensor:
     A pipeline without a loading step (in-memory datasets) gets ``LoadImageFromFile`` in front, in
     grayscale when the model takes one channel.
     """
-    from ..data.pipelines.compose import Compose
     data = cfg.get('data') or {}
     test = data.get('test') or data.get('val') or {}
     pipeline = list(test.get('pipeline') or cfg.get('test_pipeline') or [])

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..apis import prepare_config
+from ..data import build_dataset
+from ..engine.hooks import build_lr_updater
 from ..errors import ConfigError, ImgclsError
 
 
@@ -77,8 +80,6 @@ def iters_per_epoch_from_data(cfg) -> int:
     """len(train dataset) / samples_per_gpu (rounded as the loader does), for one process."""
     import copy
 
-    from ..apis import prepare_config
-    from ..data import build_dataset
     data = (cfg.get('data') or {})
     if 'train' not in data or not isinstance(data.get('samples_per_gpu'), int):
         raise ConfigError('the config has no data.train / data.samples_per_gpu to count iterations per epoch; '
@@ -97,7 +98,6 @@ def iters_per_epoch_from_data(cfg) -> int:
 
 def simulate_lr(cfg, iters_per_epoch: int | None = None) -> LrSchedule:
     """Run the config's lr hook over the whole schedule; ``iters_per_epoch`` defaults to the train data's."""
-    from ..engine.hooks import build_lr_updater
     by_epoch, max_epochs, max_iters = _runner_limits(cfg)
     optimizer_cfg = cfg.get('optimizer') or {}
     if not isinstance(optimizer_cfg.get('lr'), (int, float)):

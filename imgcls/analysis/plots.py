@@ -10,13 +10,16 @@ import io
 import math
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..errors import ConfigError
+from ..evaluation import confusion_matrix
 from ..fileio import atomic_write_bytes
 
-__all__ = ['plot_confusion_matrix', 'hardest_examples', 'plot_image_grid']
+__all__ = ['plot_confusion_matrix', 'hardest_examples', 'plot_image_grid', 'write_test_figures']
 
 _MAX_CELL_TEXT = 30  # beyond this many classes the counts would not fit in the cells
 
@@ -110,3 +113,27 @@ def plot_image_grid(images: Sequence, captions: Sequence[str], path: str | os.Pa
     if title:
         fig.suptitle(title)
     _save(fig, path)
+
+
+def write_test_figures(show_dir: str, dataset, scores: np.ndarray, num_hardest: int = 16) -> list[str]:
+    """Write ``confusion_matrix.png`` and ``hardest.png`` (the most confidently misclassified images, as the
+    test pipeline gives them, before normalisation) to ``show_dir``; return their paths."""
+    labels = np.asarray(dataset.get_gt_labels())
+    if labels.ndim != 1:
+        raise ConfigError('--show-dir draws a confusion matrix and the hardest images of a single-label '
+                          'dataset; this dataset has multi-label ground truth')
+    out = Path(show_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    classes = list(getattr(dataset, 'CLASSES', None) or [])
+    names = classes + [str(i) for i in range(len(classes), scores.shape[1])]
+    cm_path, grid_path = out / 'confusion_matrix.png', out / 'hardest.png'
+    plot_confusion_matrix(confusion_matrix(scores, labels), names, cm_path)
+    hardest = hardest_examples(scores, labels, num_hardest)
+    images, captions = [], []
+    for i in hardest:
+        pred = int(np.argmax(scores[i]))
+        images.append(dataset[i]['img'])
+        captions.append(f'#{i} true: {names[labels[i]]}\npred: {names[pred]} ({scores[i][pred]:.2f})')
+    plot_image_grid(images, captions, grid_path,
+                    title=f'{len(hardest)} most confident mistakes (of {int((scores.argmax(1) != labels).sum())})')
+    return [str(cm_path), str(grid_path)]

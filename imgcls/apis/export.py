@@ -74,17 +74,24 @@ class ExportResult:
     opset: int | None = None  # ONNX only
     max_abs_diff: dict[int, float] = field(default_factory=dict)  # batch size -> max |exported - torch|
     verified: bool = False
+    dynamic_hw: bool = False
+    # (h, w) of the other image size a dynamic-size export was checked at -> max |exported - torch|
+    other_size_diff: dict[tuple[int, int], float] = field(default_factory=dict)
 
     def summary(self) -> str:
         """One printable paragraph: file, input, output and the verification."""
         batch = 'N' if self.dynamic_batch else str(self.input_shape[0])
-        shape = ', '.join([batch] + [str(s) for s in self.input_shape[1:]])
+        hw = ['H', 'W'] if self.dynamic_hw else [str(s) for s in self.input_shape[2:]]
+        shape = ', '.join([batch, str(self.input_shape[1]), *hw])
         fmt = f'onnx opset {self.opset}' if self.opset is not None else self.format
         text = (f'exported {self.path} ({fmt}, exporter: {self.exporter}); input "{INPUT_NAME}": '
                 f'{self.input_dtype} ({shape}), output "{self.output_name}"')
         if self.verified:
-            diffs = ', '.join(f'batch {b}: {d:.2e}' for b, d in self.max_abs_diff.items())
-            text += f'; max |exported - PyTorch| {diffs}'
+            diffs = [f'batch {b}: {d:.2e}' for b, d in self.max_abs_diff.items()]
+            diffs += [f'{h}x{w}: {d:.2e}' for (h, w), d in self.other_size_diff.items()]
+            text += f'; max |exported - PyTorch| {", ".join(diffs)}'
+            if self.dynamic_hw:
+                text += f' (traced at {self.input_shape[2]}x{self.input_shape[3]})'
         else:
             text += '; not verified (--no-verify)'
         return text
@@ -153,8 +160,15 @@ def onnx_opset(model_bytes: bytes) -> int | None:
     return next((o.version for o in model.opset_import if o.domain in ('', 'ai.onnx')), None)
 
 
-def _onnx_dynamo(module: nn.Module, x: torch.Tensor, output_name: str, dynamic: bool, opset: int | None) -> bytes:
-    dynamic_shapes = {'img': {0: torch.export.Dim('batch', min=1)}} if dynamic else None
+def _dynamic_dims(dynamic: bool, dynamic_hw: bool) -> dict[int, str]:
+    """The free input dimensions: index -> name."""
+    return {**({0: 'batch'} if dynamic else {}), **({2: 'height', 3: 'width'} if dynamic_hw else {})}
+
+
+def _onnx_dynamo(module: nn.Module, x: torch.Tensor, output_name: str, dynamic: bool, opset: int | None,
+                 dynamic_hw: bool = False) -> bytes:
+    dims = {i: torch.export.Dim(name, min=1) for i, name in _dynamic_dims(dynamic, dynamic_hw).items()}
+    dynamic_shapes = {'img': dims} if dims else None
     with _quiet_exporter_logs(), contextlib.redirect_stdout(io.StringIO()):
         program = torch.onnx.export(module, (x,), None, dynamo=True, input_names=[INPUT_NAME],
                                     output_names=[output_name], opset_version=opset, dynamic_shapes=dynamic_shapes,
@@ -167,9 +181,10 @@ def _onnx_dynamo(module: nn.Module, x: torch.Tensor, output_name: str, dynamic: 
 
 
 def _onnx_torchscript(module: nn.Module, x: torch.Tensor, output_name: str, dynamic: bool,
-                      opset: int | None) -> bytes:
+                      opset: int | None, dynamic_hw: bool = False) -> bytes:
     buf = io.BytesIO()
-    axes = {INPUT_NAME: {0: 'batch'}, output_name: {0: 'batch'}} if dynamic else None
+    dims = _dynamic_dims(dynamic, dynamic_hw)
+    axes = {INPUT_NAME: dims, **({output_name: {0: 'batch'}} if dynamic else {})} if dims else None
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # its deprecation notice: we already told the user
         torch.onnx.export(module, (x,), buf, dynamo=False, input_names=[INPUT_NAME], output_names=[output_name],
@@ -178,17 +193,17 @@ def _onnx_torchscript(module: nn.Module, x: torch.Tensor, output_name: str, dyna
 
 
 def export_onnx_bytes(module: nn.Module, x: torch.Tensor, output_name: str, dynamic: bool,
-                      opset: int | None) -> tuple[bytes, str]:
+                      opset: int | None, dynamic_hw: bool = False) -> tuple[bytes, str]:
     """Serialised ONNX model and the exporter used: torch.export-based, else the TorchScript-based one."""
     try:
-        return _onnx_dynamo(module, x, output_name, dynamic, opset), 'dynamo'
+        return _onnx_dynamo(module, x, output_name, dynamic, opset, dynamic_hw), 'dynamo'
     except Exception as first:  # the exporter raises many types; the fallback decides
         reason = str(first).strip().splitlines()[0][:300] if str(first).strip() else type(first).__name__
         warnings.warn(f'the torch.export-based ONNX exporter failed ({type(first).__name__}: {reason}); '
                       'falling back to the TorchScript-based exporter (torch.onnx.export(dynamo=False))',
                       stacklevel=2)
         try:
-            return _onnx_torchscript(module, x, output_name, dynamic, opset), 'torchscript-onnx'
+            return _onnx_torchscript(module, x, output_name, dynamic, opset, dynamic_hw), 'torchscript-onnx'
         except Exception as second:
             raise ImgclsError(f'ONNX export failed with both exporters: torch.export-based: {reason}; '
                               f'TorchScript-based: {type(second).__name__}: {second}. Try another --opset, '
@@ -238,14 +253,21 @@ def verify_outputs(run_exported, module: nn.Module, batch_sizes: list[int], shap
     return diffs
 
 
+def other_size(h: int, w: int) -> tuple[int, int]:
+    """A second, non-square image size a dynamic-size export is checked at: 1.5x the height, 1.25x the width."""
+    return (h * 3 // 2, w * 5 // 4)
+
+
 def export_model(model: nn.Module, out: str | Path, fmt: str = 'onnx', shape: tuple[int, int, int] = (3, 224, 224),
                  dynamic_batch: bool = False, opset: int | None = None, include_preprocess: bool = False,
-                 logits: bool = False, verify: bool = True, atol: float = 1e-4) -> ExportResult:
+                 logits: bool = False, verify: bool = True, atol: float = 1e-4,
+                 dynamic_hw: bool = False) -> ExportResult:
     """Export ``model`` (an imgcls classifier) to ``out`` and verify it, writing only a verified file.
 
     Args:
-        shape: (C, H, W) of one input image.
+        shape: (C, H, W) of one input image (with ``dynamic_hw``, the size the graph is traced at).
         dynamic_batch: the batch dimension is free (verified on batches of 1, 2 and 5), else fixed to 1.
+        dynamic_hw: height and width are free (also verified at :func:`other_size` of ``shape``).
         include_preprocess: take uint8 RGB images and normalise inside the graph.
         logits: output raw logits instead of scores.
     """
@@ -263,30 +285,42 @@ def export_model(model: nn.Module, out: str | Path, fmt: str = 'onnx', shape: tu
     # batch 2 for a dynamic export: torch.export would specialise a batch of 1 to a constant
     x = example_input((2 if dynamic_batch else 1, *shape), include_preprocess)
     if fmt == 'onnx':
-        model_bytes, exporter = export_onnx_bytes(module, x, output_name, dynamic_batch, opset)
-        make_runner = onnx_runner
+        model_bytes, exporter = export_onnx_bytes(module, x, output_name, dynamic_batch, opset, dynamic_hw)
     else:
         model_bytes, exporter = _trace_bytes(module, x), 'jit.trace'
-        make_runner = torchscript_runner
     result = ExportResult(path=out, format=fmt, exporter=exporter, input_shape=tuple(x.shape),
                           input_dtype='uint8' if include_preprocess else 'float32', output_name=output_name,
-                          dynamic_batch=dynamic_batch, opset=onnx_opset(model_bytes) if fmt == 'onnx' else None)
+                          dynamic_batch=dynamic_batch, opset=onnx_opset(model_bytes) if fmt == 'onnx' else None,
+                          dynamic_hw=dynamic_hw)
     if verify:
-        batches = [1, 2, 5] if dynamic_batch else [1]
-        try:
-            result.max_abs_diff = verify_outputs(make_runner(model_bytes), module, batches, tuple(shape),
-                                                 include_preprocess, atol, f'{fmt} export to {out}')
-        except ImgclsError:
-            raise
-        except Exception as e:  # the runtime rejected the file: as much a failed check as a wrong output
-            runtime = 'ONNX Runtime' if fmt == 'onnx' else 'torch.jit.load'
-            raise ImgclsError(f'{fmt} export to {out}: {runtime} could not run the exported model '
-                              f'({type(e).__name__}: {str(e)[:300]}); nothing was written. Try another --opset '
-                              'or --format') from e
-        result.verified = True
+        _verify(result, model_bytes, module, tuple(shape), atol)
     out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(out, model_bytes)
     return result
+
+
+def _verify(result: ExportResult, model_bytes: bytes, module: nn.Module, shape: tuple[int, ...],
+            atol: float) -> None:
+    """Run the serialised model against PyTorch at every batch size and image size it must accept."""
+    fmt, out = result.format, result.path
+    uint8 = result.input_dtype == 'uint8'
+    try:
+        run = (onnx_runner if fmt == 'onnx' else torchscript_runner)(model_bytes)
+        what = f'{fmt} export to {out}'
+        result.max_abs_diff = verify_outputs(run, module, [1, 2, 5] if result.dynamic_batch else [1], shape,
+                                             uint8, atol, what)
+        if result.dynamic_hw:
+            size = other_size(*shape[1:])
+            result.other_size_diff = {size: verify_outputs(run, module, [1], (shape[0], *size), uint8, atol,
+                                                           f'{what} at {size[0]}x{size[1]}')[1]}
+    except ImgclsError:
+        raise
+    except Exception as e:  # the runtime rejected the file or an input size: as much a failed check as a wrong output
+        runtime = 'ONNX Runtime' if fmt == 'onnx' else 'torch.jit.load'
+        raise ImgclsError(f'{fmt} export to {out}: {runtime} could not run the exported model '
+                          f'({type(e).__name__}: {str(e)[:300]}); nothing was written. Try another --opset '
+                          'or --format' + (', or drop --dynamic-hw' if result.dynamic_hw else '')) from e
+    result.verified = True
 
 
 def _trace_bytes(module: nn.Module, x: torch.Tensor) -> bytes:

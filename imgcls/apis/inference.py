@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copy
 import os
+import weakref
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from ..errors import ConfigError, DataError
 
 __all__ = ['init_model', 'inference_model']
 
-_CACHE_ATTR = '_imgcls_inference_pipeline'
+# model -> (its cfg, the pipeline built from it); weak, so a dropped model takes its pipeline with it
+_PIPELINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _load_config(config, cfg_options) -> Any:
@@ -154,20 +156,54 @@ def _image_tensor(item: Any, where: str) -> torch.Tensor:
                     'or a (C, H, W) uint8 torch tensor (or a list of them)')
 
 
+def test_pipeline_steps(cfg) -> list | None:
+    """The config's test pipeline (``data.test``, else ``data.val``, through dataset wrappers, else
+    ``test_pipeline``) as a list of step dicts, or None when it has none."""
+    data_cfg = cfg.get('data') or {}
+    split = data_cfg.get('test') or data_cfg.get('val') or {}
+    steps = split.get('pipeline') if isinstance(split, Mapping) else None
+    while steps is None and isinstance(split, Mapping) and isinstance(split.get('dataset'), Mapping):
+        split = split['dataset']
+        steps = split.get('pipeline')
+    return steps if steps is not None else cfg.get('test_pipeline')
+
+
+def _fixed_size(value) -> tuple[int, int] | None:
+    """(h, w) of a pipeline size argument (an int or (h, w)); None for an aspect-keeping (s, -1)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return (value, value)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value):
+        return (value[0], value[1])
+    return None
+
+
+# the step types that give every image one size, and the argument that says which
+_SIZE_ARGS = {'Resize': 'size', 'CenterCrop': 'crop_size', 'RandomCrop': 'size', 'RandomResizedCrop': 'size',
+              'Pad': 'size'}
+
+
+def pipeline_input_size(cfg) -> tuple[int, int] | None:
+    """The (h, w) every image has after the config's test pipeline, or None when it depends on the image
+    (no resize or crop to a fixed size after the last aspect-keeping resize)."""
+    size = None
+    for step in test_pipeline_steps(cfg) or []:
+        if not isinstance(step, Mapping) or step.get('type') not in _SIZE_ARGS:
+            continue
+        key = _SIZE_ARGS[step['type']]
+        if step['type'] == 'Pad' and step.get(key) is None:
+            size = None  # pad_to_square: a square whose side depends on the image
+        elif key in step:
+            size = _fixed_size(step[key])
+    return size
+
+
 class _InferencePipeline:
     """The test pipeline split into its loading step and the rest (without Collect), for one model."""
 
     def __init__(self, cfg, channels: int):
         from ..data.pipelines import Compose
         from ..data.pipelines.loading import LoadImageFromFile
-        data_cfg = cfg.get('data') or {}
-        split = data_cfg.get('test') or data_cfg.get('val') or {}
-        steps = split.get('pipeline') if isinstance(split, Mapping) else None
-        while steps is None and isinstance(split, Mapping) and isinstance(split.get('dataset'), Mapping):
-            split = split['dataset']
-            steps = split.get('pipeline')
-        if steps is None:
-            steps = cfg.get('test_pipeline')
+        steps = test_pipeline_steps(cfg)
         if steps is None:
             raise ConfigError('the config has no test pipeline (data.test.pipeline or test_pipeline) to '
                               'prepare images for inference with')
@@ -212,10 +248,10 @@ def _pipeline_for(model: nn.Module) -> _InferencePipeline:
     cfg = getattr(model, 'cfg', None)
     if cfg is None:
         raise ConfigError('the model has no .cfg: build it with imgcls.apis.init_model(config, checkpoint)')
-    cached = model.__dict__.get(_CACHE_ATTR)
-    if cached is None or cached[0] is not cfg:
+    cached = _PIPELINES.get(model)
+    if cached is None or cached[0] is not cfg:  # a replaced model.cfg gets a new pipeline
         cached = (cfg, _InferencePipeline(cfg, _input_channels(model)))
-        model.__dict__[_CACHE_ATTR] = cached
+        _PIPELINES[model] = cached
     return cached[1]
 
 
@@ -247,7 +283,22 @@ def _result(scores: torch.Tensor, topk: int, classes: Sequence[str] | None) -> d
     return out
 
 
-def inference_model(model: nn.Module, imgs, topk: int = 1, batch_size: int = 32, tta: bool = False):
+def _prepare_all(pipeline: _InferencePipeline, items: list, on_error) -> list[torch.Tensor | None]:
+    """Each input through the pipeline; with ``on_error`` a failing input is reported and becomes None."""
+    tensors: list[torch.Tensor | None] = []
+    for i, item in enumerate(items):
+        try:
+            tensors.append(pipeline(item, _describe(item, i)))
+        except DataError as e:
+            if on_error is None:
+                raise
+            on_error(i, e)
+            tensors.append(None)
+    return tensors
+
+
+def inference_model(model: nn.Module, imgs, topk: int = 1, batch_size: int = 32, tta: bool = False,
+                    on_error: Callable[[int, DataError], None] | None = None):
     """Predict the class of one image or a list of images (the model is put in eval mode).
 
     Args:
@@ -256,6 +307,8 @@ def inference_model(model: nn.Module, imgs, topk: int = 1, batch_size: int = 32,
         topk: with k > 1 each result also has ``'topk'``: the k best as a list of such dicts.
         batch_size: images per forward pass.
         tta: average the scores with those of the horizontally flipped image.
+        on_error: called with ``(index, DataError)`` for each input that cannot be read or prepared; that
+            input's result is None and the others are predicted. Without it the first such input raises.
 
     Returns:
         ``{'pred_label': int, 'pred_score': float, 'pred_class': str}`` for one input, a list of them for a list.
@@ -270,10 +323,11 @@ def inference_model(model: nn.Module, imgs, topk: int = 1, batch_size: int = 32,
         return []
     pipeline = _pipeline_for(model)
     model.eval()
-    tensors = [pipeline(item, _describe(item, i)) for i, item in enumerate(items)]
+    tensors = _prepare_all(pipeline, items, on_error)
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, img in enumerate(tensors):  # images the pipeline left at different sizes go in different batches
-        groups[tuple(img.shape)].append(i)
+        if img is not None:
+            groups[tuple(img.shape)].append(i)
     scores: list[torch.Tensor | None] = [None] * len(items)
     for indices in groups.values():
         for start in range(0, len(indices), batch_size):
@@ -282,5 +336,5 @@ def inference_model(model: nn.Module, imgs, topk: int = 1, batch_size: int = 32,
             for i, row in zip(chunk, batch_scores):
                 scores[i] = row
     classes = getattr(model, 'CLASSES', None)
-    results = [_result(s, topk, classes) for s in scores]
+    results = [_result(s, topk, classes) if s is not None else None for s in scores]
     return results[0] if single else results

@@ -76,30 +76,3 @@ def test_model(cfg, checkpoint: str | None, metrics=None, metric_options: dict |
     results = dataset.evaluate(scores, metric=metric, metric_options=options)
     return results, scores, dataset
 
-
-def write_test_figures(show_dir: str, dataset, scores: np.ndarray, num_hardest: int = 16) -> list[str]:
-    """Write ``confusion_matrix.png`` and ``hardest.png`` (the most confidently misclassified images, as the
-    test pipeline gives them, before normalisation) to ``show_dir``; return their paths."""
-    from pathlib import Path
-
-    from ..analysis.plots import hardest_examples, plot_confusion_matrix, plot_image_grid
-    from ..evaluation import confusion_matrix
-    labels = np.asarray(dataset.get_gt_labels())
-    if labels.ndim != 1:
-        raise ConfigError('--show-dir draws a confusion matrix and the hardest images of a single-label '
-                          'dataset; this dataset has multi-label ground truth')
-    out = Path(show_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    classes = list(getattr(dataset, 'CLASSES', None) or [])
-    names = classes + [str(i) for i in range(len(classes), scores.shape[1])]
-    cm_path, grid_path = out / 'confusion_matrix.png', out / 'hardest.png'
-    plot_confusion_matrix(confusion_matrix(scores, labels), names, cm_path)
-    hardest = hardest_examples(scores, labels, num_hardest)
-    images, captions = [], []
-    for i in hardest:
-        pred = int(np.argmax(scores[i]))
-        images.append(dataset[i]['img'])
-        captions.append(f'#{i} true: {names[labels[i]]}\npred: {names[pred]} ({scores[i][pred]:.2f})')
-    plot_image_grid(images, captions, grid_path,
-                    title=f'{len(hardest)} most confident mistakes (of {int((scores.argmax(1) != labels).sum())})')
-    return [str(cm_path), str(grid_path)]

@@ -16,8 +16,7 @@ def add_parser(sub) -> None:
     asub = p.add_subparsers(dest='analysis', metavar='ANALYSIS', required=True)
     c = asub.add_parser('complexity', help='params and MACs per module and in total')
     c.add_argument('config')
-    c.add_argument('--shape', nargs='+', type=int, default=None, metavar='N',
-                   help='input H W (or C H W); default 224 224, or 32 32 for CIFAR-style backbones')
+    c.add_argument('--shape', nargs='+', type=int, default=None, metavar='N', help=SHAPE_HELP)
     c.add_argument('--depth', type=int, default=2, help='module levels to show (default 2)')
     add_cfg_options(c)
     c.set_defaults(func=run_complexity)
@@ -27,11 +26,19 @@ def add_parser(sub) -> None:
         q.set_defaults(func=run)
 
 
+SHAPE_HELP = ("input H W (or C H W); default: the size the config's test pipeline gives every image, else 224 "
+              '224 (32 32 for CIFAR-style backbones)')
+
+
 def input_shape(cfg, shape: list[int] | None) -> tuple[int, int, int]:
-    """(C, H, W) from ``--shape`` and the config's backbone."""
+    """(C, H, W) from ``--shape``, else from the config's test pipeline and backbone."""
+    from ..apis.inference import pipeline_input_size
     backbone = cfg.model.get('backbone', {}) or {}
     channels = backbone.get('in_channels', 3)
     if shape is None:
+        fixed = pipeline_input_size(cfg)
+        if fixed is not None:
+            return (channels, *fixed)
         size = 32 if 'CIFAR' in str(backbone.get('type', '')) else backbone.get('img_size', 224)
         size = size if isinstance(size, int) else 224
         return (channels, size, size)

@@ -14,15 +14,61 @@ def add_cfg_options(parser: argparse.ArgumentParser) -> None:
                              'model.head.topk=[1,5] (values are parsed as literals, never run as code)')
 
 
+CONFIG_SUFFIXES = ('.py', '.json', '.yaml', '.yml')
+
+
+def configs_dir() -> Path | None:
+    """The shipped configs: ``imgcls/.mim/configs`` in an installed wheel, else a source checkout's ``configs/``."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / '.mim' / 'configs', package.parent / 'configs'):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def shipped_configs() -> list[Path]:
+    """Every shipped config that can be trained (not the ``_base_`` parts), sorted."""
+    root = configs_dir()
+    return sorted(p for p in root.rglob('*.py') if '_base_' not in p.relative_to(root).parts) if root else []
+
+
+def resolve_config(path: str) -> str:
+    """``path`` itself when it is a file, else the shipped config it names (``resnet18_digits``,
+    ``resnet/resnet18_digits`` or ``configs/resnet/resnet18_digits.py``); ConfigError with close matches."""
+    if Path(path).is_file():
+        return path
+    root = configs_dir()
+    name = path[:-3] if path.endswith('.py') else path
+    if name.startswith('configs/'):  # as `imgcls list configs` prints it, wherever the package is installed
+        name = name[len('configs/'):]
+    if root is None or Path(name).is_absolute() or path.endswith(CONFIG_SUFFIXES[1:]):
+        raise _missing(path, [])
+    inside = root / f'{name}.py'
+    if '_base_' not in Path(name).parts and inside.is_file():
+        return str(inside)
+    configs = shipped_configs()
+    matches = [p for p in configs if p.stem == Path(name).name]
+    if len(matches) == 1:
+        return str(matches[0])
+    if len(matches) > 1:
+        names = ', '.join(str(p.relative_to(root).with_suffix('')) for p in matches)
+        raise ConfigError(f'config name {path} matches {len(matches)} shipped configs ({names}): name one of them')
+    import difflib
+    raise _missing(path, difflib.get_close_matches(Path(name).name, [p.stem for p in configs], 3))
+
+
+def _missing(path: str, close: list[str]) -> ConfigError:
+    hint = ''
+    if close:
+        hint = ' (did you mean ' + (f'{", ".join(close[:-1])} or {close[-1]}' if len(close) > 1 else close[0]) + '?)'
+    return ConfigError(f'config {path} is neither a file nor the name of a shipped config{hint}; '
+                       '`imgcls list configs` shows the shipped ones')
+
+
 def load_config(path: str, cfg_options: list[str] | None = None):
-    """Load a config file and apply ``--cfg-options``."""
+    """Load a config file (or a shipped config by name) and apply ``--cfg-options``."""
     from ..config import Config, parse_cfg_options
-    if not Path(path).exists():
-        hint = ''
-        if not path.endswith(('.py', '.json', '.yaml', '.yml')):
-            hint = ' (config files end in .py, .json or .yaml)'
-        raise ConfigError(f'config file {path} does not exist{hint}; `imgcls list configs` shows the shipped ones')
-    cfg = Config.fromfile(path)
+    cfg = Config.fromfile(resolve_config(path))
     if cfg_options:
         cfg.merge_from_dict(parse_cfg_options(cfg_options))
     return cfg

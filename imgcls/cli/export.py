@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .analyze import SHAPE_HELP
 from .common import add_cfg_options, load_config
 
 
@@ -20,9 +21,10 @@ def add_parser(sub) -> None:
     p.add_argument('--out', required=True, help='file to write (e.g. model.onnx or model.pt)')
     p.add_argument('--format', dest='fmt', choices=('onnx', 'torchscript'), default=None,
                    help='default: torchscript for a .pt/.ts/.torchscript --out, else onnx')
-    p.add_argument('--shape', nargs='+', type=int, metavar='N',
-                   help='input H W (or C H W); default 224 224, or 32 32 for CIFAR-style backbones')
+    p.add_argument('--shape', nargs='+', type=int, metavar='N', help=SHAPE_HELP)
     p.add_argument('--dynamic-batch', action='store_true', help='a free batch dimension (default: batch 1)')
+    p.add_argument('--dynamic-hw', action='store_true',
+                   help='free height and width (default: fixed to --shape); checked at a second size too')
     p.add_argument('--opset', type=int, help="ONNX opset version (default: torch's recommended one)")
     p.add_argument('--include-preprocess', action='store_true',
                    help='take uint8 RGB images and convert + normalise them inside the graph')
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter('always')
         result = export_model(model, args.out, fmt=fmt, shape=shape, dynamic_batch=args.dynamic_batch,
                               opset=args.opset, include_preprocess=args.include_preprocess, logits=args.logits,
-                              verify=args.verify, atol=args.atol)
+                              verify=args.verify, atol=args.atol, dynamic_hw=args.dynamic_hw)
     for w in caught:  # e.g. the exporter fallback: say so, but once and without a stack of torch internals
         if 'falling back' in str(w.message):
             print(f'note: {w.message}')

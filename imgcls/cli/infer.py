@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..errors import DataError
-from .common import add_cfg_options
+from .common import add_cfg_options, resolve_config
 
 # the suffixes a folder is searched for (files named on the command line are read whatever their name)
 IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.webp', '.tif', '.tiff', '.ppm', '.pgm', '.pbm')
@@ -63,13 +64,25 @@ def _table(paths: list[str], results: list[dict], topk: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Predict every readable image; unreadable ones are reported on stderr and make the exit status 1."""
     from ..apis import inference_model, init_model
     paths = expand_inputs(args.inputs)
-    model = init_model(args.config, args.checkpoint, device=args.device, cfg_options=args.cfg_options or None,
-                       unsafe_load=args.unsafe_load)
-    results = inference_model(model, paths, topk=args.topk, batch_size=args.batch_size, tta=args.tta)
+    model = init_model(resolve_config(args.config), args.checkpoint, device=args.device,
+                       cfg_options=args.cfg_options or None, unsafe_load=args.unsafe_load)
+    skipped: list[str] = []
+
+    def report(index: int, error: DataError) -> None:
+        skipped.append(paths[index])
+        print(f'skipped {paths[index]}: {error}', file=sys.stderr)
+
+    results = inference_model(model, paths, topk=args.topk, batch_size=args.batch_size, tta=args.tta,
+                              on_error=report)
+    done = [(p, r) for p, r in zip(paths, results) if r is not None]
     if args.json:
-        print(json.dumps([{'path': p, **r} for p, r in zip(paths, results)], indent=1))
-    else:
-        print(_table(paths, results, args.topk))
+        print(json.dumps([{'path': p, **r} for p, r in done], indent=1))
+    elif done:
+        print(_table([p for p, _ in done], [r for _, r in done], args.topk))
+    if skipped:
+        raise DataError(f'{len(skipped)} of {len(paths)} image(s) could not be read and were skipped (listed '
+                        'above); the others were predicted')
     return 0

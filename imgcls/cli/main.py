@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 
 from .. import __version__
+
+SIGPIPE = 13  # the exit status of a process killed by a closed pipe is 128 + 13
 
 # subcommand modules of imgcls.cli, each with add_parser(subparsers) (misc adds config and list)
 COMMAND_MODULES = ('train', 'test', 'infer', 'export', 'analyze', 'benchmark', 'cam', 'convert',
@@ -35,6 +38,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``imgcls``; user errors print one paragraph and exit 1 (tracebacks with --debug)."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # what is still buffered meets a closed pipe here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:  # the reader went away (``imgcls list configs | head``): stop quietly, like cat
+        _silence_stdout()
+        return 128 + SIGPIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at a pipe of our own, so that the interpreter's final flush of what is still buffered
+    (at most one buffer, well under a pipe's capacity) does not fail on the closed pipe again."""
+    try:
+        _read_end, write_end = os.pipe()  # the read end stays open until exit: writes to it succeed
+        os.dup2(write_end, sys.stdout.fileno())
+        os.close(write_end)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # stdout is not a file descriptor (a test's capture): nothing will flush to the pipe
+
+
+def _main(argv: list[str] | None) -> int:
     from ..errors import ImgclsError
     parser = build_parser()
     args = parser.parse_args(argv)

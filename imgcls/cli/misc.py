@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import add_cfg_options, load_config
+from .common import add_cfg_options, configs_dir, load_config, shipped_configs
 
 LISTABLE = ('backbones', 'necks', 'heads', 'losses', 'classifiers', 'datasets', 'pipelines', 'hooks',
             'optimizers', 'configs', 'models')
@@ -28,12 +28,6 @@ def run_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def configs_dir() -> Path | None:
-    """The shipped ``configs/`` folder (next to the package in a source checkout)."""
-    here = Path(__file__).resolve().parents[2] / 'configs'
-    return here if here.is_dir() else None
-
-
 def registered(what: str) -> list[str]:
     import imgcls.data  # noqa: F401  (registers datasets and pipelines)
     import imgcls.engine  # noqa: F401
@@ -50,9 +44,8 @@ def run_list(args: argparse.Namespace) -> int:
     kinds = LISTABLE if args.what == 'all' else (args.what,)
     for kind in kinds:
         if kind == 'configs':
-            root = configs_dir()
-            items = sorted(str(p.relative_to(root.parent)) for p in root.rglob('*.py')
-                           if '_base_' not in p.parts) if root else []
+            root = configs_dir()  # printed as a checkout names them; each works as a CONFIG argument anywhere
+            items = [str(Path('configs') / p.relative_to(root)) for p in shipped_configs()]
         elif kind == 'models':  # published models; one line each with top-1, params, status when asked alone
             from ..hub.api import describe_models
             from ..hub.index import list_models

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         write_predictions(args.out, dataset, scores)
         print(f'predictions written to {args.out}')
     if args.show_dir:
-        from ..apis.test import write_test_figures
+        from ..analysis.plots import write_test_figures
         for path in write_test_figures(args.show_dir, dataset, scores):
             print(f'figure written to {path}')
     return 0

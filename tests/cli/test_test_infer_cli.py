@@ -9,6 +9,9 @@ from PIL import Image
 
 from imgcls.cli.main import main
 
+# every test here uses the trained_digits fixture, which trains a model first
+pytestmark = pytest.mark.slow
+
 NAMES = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']
 
 
@@ -90,3 +93,22 @@ def test_infer_json_and_table(trained_digits, tmp_path, capsys):
     assert header.split() == ['image', 'class', 'score', 'top-k'] and row.startswith(str(files[0]))
     code, _, err = _run(capsys, 'infer', config, ckpt, tmp_path / 'nope.png')
     assert code == 1 and 'nope.png' in err
+
+
+def test_infer_skips_unreadable_files_and_exits_1_at_the_end(trained_digits, tmp_path, capsys):
+    from sklearn.datasets import load_digits
+    config, ckpt, _ = trained_digits
+    digits = load_digits()
+    (tmp_path / 'imgs').mkdir()
+    good = [tmp_path / 'imgs' / 'a.png', tmp_path / 'imgs' / 'c.png']
+    for i, f in enumerate(good):
+        Image.fromarray(np.round(digits.images[i] * 255 / 16).astype(np.uint8)).save(f)
+    bad = tmp_path / 'imgs' / 'b.png'
+    bad.write_bytes(b'\x89PNG\r\n\x1a\n' + b'not really a png')
+    code, out, err = _run(capsys, 'infer', config, ckpt, tmp_path / 'imgs', '--json')
+    assert code == 1
+    assert [r['path'] for r in json.loads(out)] == [str(f) for f in good]  # the others were still predicted
+    assert f'skipped {bad}:' in err
+    assert '1 of 3 image(s) could not be read and were skipped' in err
+    code, out, err = _run(capsys, 'infer', config, ckpt, bad)  # nothing readable: no table, still exit 1
+    assert code == 1 and out == '' and f'skipped {bad}:' in err

@@ -41,6 +41,7 @@ def torchrun(config: Path, work: Path, batch: int, *extra: str, restarts: int = 
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env())
 
 
+@pytest.mark.slow
 def test_two_processes_reach_the_same_weights_as_one(tiny_config, tmp_path):
     single(tiny_config, tmp_path / 'one', 64)
     proc = torchrun(tiny_config, tmp_path / 'two', 32)
@@ -76,6 +77,7 @@ def _worker_pids(parent: int) -> dict[int, int]:
     return ranks
 
 
+@pytest.mark.slow
 def test_a_killed_rank_is_resumed_by_torchrun_restart(tiny_config, tmp_path):
     work = tmp_path / 'work'
     proc = torchrun(tiny_config, work, 32, 'runner.max_epochs=3', restarts=1)

@@ -25,6 +25,7 @@ def records(work: Path) -> list[dict]:
     return [json.loads(line) for line in (work / 'log.jsonl').read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_iter_based_runner_counts_iterations(tiny_config, tmp_path):
     _, work = run(tiny_config, tmp_path, runner=dict(_delete_=True, type='IterBasedRunner', max_iters=16),
                   checkpoint_config=dict(interval=8), evaluation=dict(interval=16),
@@ -35,6 +36,7 @@ def test_iter_based_runner_counts_iterations(tiny_config, tmp_path):
     assert torch.load(work / 'latest.pth', weights_only=True)['meta']['iter'] == 16
 
 
+@pytest.mark.slow
 def test_ema_is_evaluated_and_saved(tiny_config, tmp_path):
     results, work = run(tiny_config, tmp_path, custom_hooks=[dict(type='EMAHook', momentum=0.1, warm_up=2)])
     assert 'ema_accuracy_top-1' in results and 'accuracy_top-1' in results
@@ -43,28 +45,33 @@ def test_ema_is_evaluated_and_saved(tiny_config, tmp_path):
     assert not torch.equal(ckpt['state_dict_ema']['head.fc.weight'], ckpt['state_dict']['head.fc.weight'])
 
 
+@pytest.mark.slow
 def test_precise_bn_recomputes_statistics(tiny_config, tmp_path):
     results, work = run(tiny_config, tmp_path, custom_hooks=[dict(type='PreciseBNHook', num_samples=256)])
     assert 'PreciseBN: recomputed' in (work / 'train.log').read_text()
     assert results['accuracy_top-1'] >= 0
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(tiny_config, tmp_path):
     with pytest.raises(TrainingDiverged, match=r'iteration \d+') as e:
         run(tiny_config, tmp_path, **{'optimizer.lr': 1e30, 'lr_config': None, 'runner.max_epochs': 3})
     assert 'optimizer.lr' in str(e.value)
 
 
+@pytest.mark.slow
 def test_grad_clip_logs_the_norm(tiny_config, tmp_path):
     _, work = run(tiny_config, tmp_path, optimizer_config=dict(grad_clip=dict(max_norm=1.0)))
     assert all('grad_norm' in r for r in records(work) if r['mode'] == 'train')
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_steps_less_often(tiny_config, tmp_path):
     _, work = run(tiny_config, tmp_path, optimizer_config=dict(cumulative_iters=4))
     assert (work / 'epoch_1.pth').is_file()
 
 
+@pytest.mark.slow
 def test_custom_hook_with_priority_runs(tiny_config, tmp_path):
     from imgcls.engine.hooks import HOOKS, Hook
 

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 ARGS = ['--deterministic', '--seed', '3', '--cfg-options', 'runner.max_epochs=4', 'amp=None', 'channels_last=False']
@@ -44,6 +45,7 @@ def final_weights(work: Path) -> dict:
     return torch.load(work / 'epoch_4.pth', weights_only=True)['state_dict']
 
 
+@pytest.mark.slow
 def test_kill_and_resume_gives_bitwise_identical_weights(tiny_config, tmp_path):
     straight = train(tiny_config, tmp_path / 'straight')
     assert straight.wait(timeout=600) == 0, straight.stdout.read()
@@ -64,6 +66,7 @@ def test_kill_and_resume_gives_bitwise_identical_weights(tiny_config, tmp_path):
     assert not different, f'weights differ after resume: {different[:5]}'
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_resumable_checkpoint(tiny_config, tmp_path):
     work = tmp_path / 'work'
     proc = train(tiny_config, work)

@@ -51,6 +51,7 @@ def trained(tmp_path_factory):
     return cfg, work
 
 
+@pytest.mark.slow
 def test_train_writes_the_work_dir(trained):
     cfg, work = trained
     for name in ('config.py', 'log.jsonl', 'train.log', 'epoch_1.pth', 'latest.pth', 'best_accuracy_top-1.pth'):
@@ -63,6 +64,7 @@ def test_train_writes_the_work_dir(trained):
     assert train[-1]['loss'] < train[0]['loss']  # it learns
 
 
+@pytest.mark.slow
 def test_checkpoint_format(trained):
     _, work = trained
     ckpt = torch.load(work / 'epoch_1.pth', weights_only=True)
@@ -74,6 +76,7 @@ def test_checkpoint_format(trained):
     assert 'backbone.conv1.weight' in ckpt['state_dict'] and 'head.fc.weight' in ckpt['state_dict']
 
 
+@pytest.mark.slow
 def test_dumped_config_is_loadable(trained):
     from imgcls import Config
     _, work = trained
@@ -84,6 +87,7 @@ def test_dumped_config_is_loadable(trained):
     assert all(step['type'] != 'Normalize' for step in cfg.data.train.pipeline)
 
 
+@pytest.mark.slow
 def test_resume_continues_where_it_stopped(trained, tmp_path):
     import shutil
     cfg, work = trained
@@ -98,6 +102,7 @@ def test_resume_continues_where_it_stopped(trained, tmp_path):
     assert ckpt['meta']['epoch'] == 2
 
 
+@pytest.mark.slow
 def test_test_command_prints_metrics(trained, capsys):
     cfg, work = trained
     assert main(['test', str(cfg), str(work / 'epoch_1.pth')]) == 0

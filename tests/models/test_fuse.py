@@ -108,6 +108,7 @@ def test_training_mode_is_refused():
         fuse_conv_bn(nn.Sequential(nn.Conv2d(3, 4, 1), nn.BatchNorm2d(4)))
 
 
+@pytest.mark.slow
 def test_init_model_folds_unless_the_config_says_not_to(trained_digits):
     config, ckpt, _ = trained_digits
     fused = init_model(str(config), str(ckpt), cfg_options={'amp': 'fp32'})

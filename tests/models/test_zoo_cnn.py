@@ -210,6 +210,7 @@ def test_mmcls_key_names():
             'backbone.layer4.11.bn3.weight'} <= keys
 
 
+@pytest.mark.slow
 def test_every_config_of_these_families_builds():
     families = ('resnet', 'resnext', 'seresnet', 'wrn', 'vgg', 'regnet')
     # the ones with published MACs already ran a forward pass above

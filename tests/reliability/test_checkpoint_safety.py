@@ -132,6 +132,7 @@ def _argv(command: str, config: Path, ckpt: Path, image: Path, out: Path) -> lis
 COMMANDS = ['test', 'infer', 'export', 'cam', 'convert', 'publish', 'resume', 'load_from', 'pretrained']
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('command', COMMANDS)
 def test_pickled_code_is_refused_and_never_run(pickled, capsys, tmp_path, command):
     config, _, evil, marker, image = pickled
@@ -141,6 +142,7 @@ def test_pickled_code_is_refused_and_never_run(pickled, capsys, tmp_path, comman
     assert not marker.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('command', COMMANDS)
 def test_unsafe_load_lets_a_trusted_checkpoint_through(pickled, capsys, tmp_path, command):
     config, with_namespace, _, _, image = pickled
@@ -154,6 +156,7 @@ def test_unsafe_load_lets_a_trusted_checkpoint_through(pickled, capsys, tmp_path
 # -- .safetensors for released weights ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_publish_writes_weights_classes_and_config(trained_fast, capsys, tmp_path):
     from safetensors import safe_open
     config, work = trained_fast
@@ -186,6 +189,7 @@ def test_publish_writes_weights_classes_and_config(trained_fast, capsys, tmp_pat
     assert code == 1 and 'optimizer' in err and '--load-from' in err
 
 
+@pytest.mark.slow
 def test_publish_ema_weights(trained_fast, capsys, tmp_path):
     _, work = trained_fast
     ckpt = load_checkpoint(work / 'epoch_2.pth')
@@ -203,6 +207,7 @@ def test_publish_ema_weights(trained_fast, capsys, tmp_path):
     assert code == 1 and '.safetensors' in err
 
 
+@pytest.mark.slow
 def test_safetensors_is_recognised_by_content_and_damage_is_reported(trained_fast, capsys, tmp_path):
     config, work = trained_fast
     out = tmp_path / 'm.safetensors'
@@ -220,6 +225,7 @@ def test_safetensors_is_recognised_by_content_and_damage_is_reported(trained_fas
         assert code == 1 and path.name in err and 'Traceback' not in err
 
 
+@pytest.mark.slow
 def test_a_failed_publish_leaves_the_previous_release(trained_fast, tmp_path, monkeypatch):
     from imgcls import safetensors_io
     from imgcls.apis.publish import publish_checkpoint
@@ -257,6 +263,7 @@ class _FullDiskFile:
         return getattr(self._f, name)
 
 
+@pytest.mark.slow
 def test_enospc_while_saving_keeps_the_previous_checkpoint_and_resume_works(tmp_path, capsys, monkeypatch):
     config = write_config(tmp_path, epochs=2)
     work = tmp_path / 'work'

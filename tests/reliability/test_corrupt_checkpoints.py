@@ -93,6 +93,7 @@ def _assert_clean_failure(code: int, err: str, path: Path) -> None:
     assert str(path) in err or path.name in err, err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('variant', VARIANTS)
 def test_load_checkpoint_raises_checkpoint_error(damaged, variant):
     _, files = damaged
@@ -103,6 +104,7 @@ def test_load_checkpoint_raises_checkpoint_error(damaged, variant):
         load_checkpoint(files[variant])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('variant', VARIANTS)
 def test_imgcls_test(damaged, capsys, variant):
     config, files = damaged
@@ -110,6 +112,7 @@ def test_imgcls_test(damaged, capsys, variant):
     _assert_clean_failure(code, err, files[variant])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('variant', VARIANTS)
 def test_imgcls_infer(damaged, capsys, tmp_path, variant):
     from PIL import Image
@@ -124,6 +127,7 @@ TRAIN_VARIANTS = ['truncated_middle', 'random_bytes', 'empty', 'other_architectu
                   'zip_missing_tensor', 'flipped_bytes']
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('how', ['resume', 'load_from', 'pretrained'])
 @pytest.mark.parametrize('variant', TRAIN_VARIANTS)
 def test_imgcls_train(damaged, capsys, tmp_path, how, variant):
@@ -143,6 +147,7 @@ def test_imgcls_train(damaged, capsys, tmp_path, how, variant):
     assert not list((tmp_path / 'work').glob('epoch_*.pth'))  # nothing was trained from a bad start
 
 
+@pytest.mark.slow
 def test_a_partial_fit_still_fine_tunes(trained_fast, capsys, tmp_path):
     """The usual fine-tuning case (another number of classes) is not mistaken for a wrong architecture."""
     config, work = trained_fast

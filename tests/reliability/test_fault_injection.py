@@ -49,6 +49,7 @@ def _test_final_model(capsys, config: Path, work: Path) -> None:
     assert 'accuracy_top-1' in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('seed', [0, 1, 2])
 def test_sigkill_at_a_random_point_then_resume(tmp_path, capsys, seed):
     config = write_config(tmp_path, epochs=EPOCHS)
@@ -79,6 +80,7 @@ def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 120.0) -> bool
     return False
 
 
+@pytest.mark.slow
 def test_kill_during_a_checkpoint_write_leaves_old_or_new_file(tmp_path, capsys):
     """A slowed-down writer: kill while ``epoch_2.pth`` is half written, then right after it appears."""
     config = write_config(tmp_path, epochs=EPOCHS)

@@ -8,9 +8,10 @@ from .logger import JsonLoggerHook, LogBuffer, LoggerHook, TensorboardLoggerHook
 from .lr_updater import LrUpdaterHook, build_lr_updater
 from .optimizer_hook import OptimizerHook
 from .precise_bn import PreciseBNHook
+from .stop_at_target import StopAtTargetHook
 
 __all__ = [
     'HOOKS', 'PRIORITIES', 'Hook', 'get_priority', 'CheckpointHook', 'EvalHook', 'collect_scores',
     'JsonLoggerHook', 'LogBuffer', 'LoggerHook', 'TensorboardLoggerHook', 'TextLoggerHook',
-    'LrUpdaterHook', 'build_lr_updater', 'OptimizerHook', 'EMAHook', 'PreciseBNHook',
+    'LrUpdaterHook', 'build_lr_updater', 'OptimizerHook', 'EMAHook', 'PreciseBNHook', 'StopAtTargetHook',
 ]

@@ -1,0 +1,34 @@
+"""The ``imgcls`` entry point: a closed output pipe, config names instead of paths."""
+
+import subprocess
+import sys
+
+import pytest
+
+from imgcls.cli.main import main
+
+
+class _ClosedPipe:
+    def write(self, text):
+        raise BrokenPipeError(32, 'Broken pipe')
+
+    def flush(self):
+        raise BrokenPipeError(32, 'Broken pipe')
+
+
+def test_broken_pipe_returns_141_without_a_traceback(monkeypatch, capsys):
+    monkeypatch.setattr(sys, 'stdout', _ClosedPipe())
+    assert main(['list', 'configs']) == 141
+    assert capsys.readouterr().err == ''
+
+
+@pytest.mark.slow
+def test_a_closed_pipe_ends_quietly():
+    """``imgcls list configs | head``: the reader is gone before the first line; no traceback, status 141."""
+    proc = subprocess.Popen([sys.executable, '-m', 'imgcls', 'list', 'configs'], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # long before the child has imported torch and printed anything
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert err == ''
