@@ -249,7 +249,7 @@ class EpochBasedRunner:
             samples += self.outputs['num_samples']
             self.call_hook('after_train_iter')
             if (i + 1) % self.log_interval == 0 or i + 1 == self.iters_per_epoch:
-                self._log_window(time.perf_counter() - window_start, data_time, samples)
+                self._log_window(window_start, data_time, samples)
                 window_start, data_time, samples = time.perf_counter(), 0.0, 0
             self.iter += 1
             if self._stop_requested is not None:
@@ -277,9 +277,11 @@ class EpochBasedRunner:
         intervals = [h.interval for h in self.hooks if isinstance(h, LoggerHook)]
         return max(1, min(intervals)) if intervals else 50
 
-    def _log_window(self, elapsed: float, data_time: float, samples: int) -> None:
+    def _log_window(self, window_start: float, data_time: float, samples: int) -> None:
         """Copy the window's averages to the host (the sync point), check for divergence, log."""
         losses = torch.stack(self._window_losses).float().cpu()  # sync point, once per log interval
+        # timed after the sync: on a GPU the host runs ahead, and the wait belongs to this window's steps
+        elapsed = time.perf_counter() - window_start
         first_iter = self.iter + 1 - len(self._window_losses)
         self._window_losses.clear()
         bad = (~torch.isfinite(losses)).nonzero()
