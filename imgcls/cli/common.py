@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..config.shipped import configs_dir, shipped_configs
 from ..errors import ConfigError
 
 
@@ -15,21 +16,6 @@ def add_cfg_options(parser: argparse.ArgumentParser) -> None:
 
 
 CONFIG_SUFFIXES = ('.py', '.json', '.yaml', '.yml')
-
-
-def configs_dir() -> Path | None:
-    """The shipped configs: ``imgcls/.mim/configs`` in an installed wheel, else a source checkout's ``configs/``."""
-    package = Path(__file__).resolve().parents[1]
-    for candidate in (package / '.mim' / 'configs', package.parent / 'configs'):
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-def shipped_configs() -> list[Path]:
-    """Every shipped config that can be trained (not the ``_base_`` parts), sorted."""
-    root = configs_dir()
-    return sorted(p for p in root.rglob('*.py') if '_base_' not in p.relative_to(root).parts) if root else []
 
 
 def resolve_config(path: str) -> str:

@@ -15,12 +15,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config.shipped import configs_dir
 from ..errors import ConfigError
 
 __all__ = ['ModelInfo', 'list_models', 'model_info', 'shipped_config', 'waits_for']
 
 _INDEX = Path(__file__).with_name('model_index.json')
-_PACKAGE = Path(__file__).resolve().parents[1]
 
 # the installed-base work that adds what an entry lacks, by the mmcls config folder of the entry
 _CONV_FAMILIES = {'repvgg', 'hrnet', 'densenet', 'res2net', 'resnest', 'cspnet', 'shufflenet_v1', 'lenet',
@@ -81,17 +81,13 @@ def model_info(name: str) -> ModelInfo:
                       '`imgcls list models [PATTERN]` lists the names.')
 
 
-def _config_roots() -> list[Path]:
-    """Where shipped configs live: inside an installed package, or beside it in a source checkout."""
-    return [p for p in (_PACKAGE / '.mim' / 'configs', _PACKAGE.parent / 'configs') if p.is_dir()]
-
-
 def shipped_config(relative: str) -> Path | None:
     """The imgcls copy of the config ``configs/<family>/<file>.py`` (or ``<name>`` / ``<name>.py``), if shipped."""
     rel = Path(relative)
     if rel.parts and rel.parts[0] == 'configs':
         rel = Path(*rel.parts[1:])
-    for root in _config_roots():
+    root = configs_dir()
+    if root is not None:
         if len(rel.parts) > 1 and (root / rel).is_file():
             return root / rel
         stem = rel.stem if rel.suffix == '.py' else rel.name

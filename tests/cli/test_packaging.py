@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from imgcls.cli import common
+from imgcls.config import shipped
 from imgcls.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,10 +31,11 @@ def test_a_config_name_that_matches_nothing_or_two(tmp_path, monkeypatch):
         common.resolve_config('resnet18_digit')
     with pytest.raises(ConfigError, match='neither a file'):
         common.resolve_config('_base_/default_runtime')  # parts of configs are not configs
+    configs = tmp_path / 'imgcls' / '.mim' / 'configs'
     for family in ('a', 'b'):
-        (tmp_path / family).mkdir()
-        (tmp_path / family / 'same.py').write_text('')
-    monkeypatch.setattr(common, 'configs_dir', lambda: tmp_path)
+        (configs / family).mkdir(parents=True)
+        (configs / family / 'same.py').write_text('')
+    monkeypatch.setattr(shipped, '_PACKAGE', tmp_path / 'imgcls')
     with pytest.raises(ConfigError, match=r'config name same matches 2 shipped configs \(a/same, b/same\)'):
         common.resolve_config('same')
 
@@ -41,12 +43,11 @@ def test_a_config_name_that_matches_nothing_or_two(tmp_path, monkeypatch):
 def test_an_installed_package_prefers_its_own_configs(tmp_path, monkeypatch):
     package = tmp_path / 'site' / 'imgcls'
     (package / '.mim' / 'configs' / 'x').mkdir(parents=True)
-    (package / 'cli').mkdir()
-    monkeypatch.setattr(common, '__file__', str(package / 'cli' / 'common.py'))
-    assert common.configs_dir() == package / '.mim' / 'configs'
+    monkeypatch.setattr(shipped, '_PACKAGE', package)
+    assert shipped.configs_dir() == package / '.mim' / 'configs'
     (package / '.mim' / 'configs' / 'x').rmdir()
     (package / '.mim' / 'configs').rmdir()
-    assert common.configs_dir() is None  # no checkout beside site-packages either
+    assert shipped.configs_dir() is None  # no checkout beside site-packages either
 
 
 def _build_wheel(tmp_path: Path) -> Path:
