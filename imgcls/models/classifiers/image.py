@@ -11,6 +11,7 @@ import torch.nn as nn
 from ...errors import ConfigError
 from ..builder import CLASSIFIERS, build_backbone, build_head, build_neck
 from ..layers import initialize, load_pretrained
+from ..utils.augment import Augments
 from .base import BaseClassifier
 
 _STAGES = ('backbone', 'neck', 'pre_logits')
@@ -29,13 +30,6 @@ def _build_train_augments(train_cfg: Mapping | None):
     augments_cfg = train_cfg.get('augments')
     if augments_cfg is None:
         return None
-    try:
-        from ..utils.augment import Augments
-    except ModuleNotFoundError as e:
-        if e.name not in ('imgcls.models.utils', 'imgcls.models.utils.augment'):
-            raise  # the module exists but is broken: show the real error
-        raise ConfigError('model.train_cfg.augments (batch Mixup/CutMix) is not available in this '
-                          'version of imgcls: remove it from the config.') from None
     return Augments(augments_cfg)
 
 
