@@ -203,7 +203,7 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
         model = build_model(cfg, device=dev)
     speed = apply_channels_last_guard(speed, model, cfg.get('channels_last', 'auto'))
     logger.info(f'speed settings: {speed.describe()}')
-    apply_runtime_keys(cfg, logger, dev, distributed)
+    apply_runtime_keys(cfg, logger, dev, distributed, deterministic or bool(cfg.get('deterministic', False)))
     train_set, train_loader, val_loader = build_loaders(cfg, distributed, seed, logger)
     classes = _dataset_classes(train_set)
     if dev.type == 'cpu':
@@ -279,12 +279,15 @@ def load_weights(model: torch.nn.Module, path: str, unsafe: bool, logger: loggin
     return report
 
 
-def apply_runtime_keys(cfg, logger: logging.Logger, dev: torch.device, distributed: bool) -> None:
+def apply_runtime_keys(cfg, logger: logging.Logger, dev: torch.device, distributed: bool,
+                       deterministic: bool = False) -> None:
     """Honour mmcls's process-level runtime keys; say once for each that cannot be honoured here."""
     if cfg.get('log_level'):
         logger.setLevel(cfg['log_level'])
-    if cfg.get('cudnn_benchmark') is not None:
-        torch.backends.cudnn.benchmark = bool(cfg['cudnn_benchmark'])
+    benchmark = cfg.get('cudnn_benchmark')
+    if benchmark is None:  # fixed-size batches: let cuDNN time its kernels once, unless asked to be deterministic
+        benchmark = dev.type == 'cuda' and not deterministic
+    torch.backends.cudnn.benchmark = bool(benchmark)
     if cfg.get('opencv_num_threads') is not None:
         try:
             import cv2

@@ -278,7 +278,7 @@ class EpochBasedRunner:
                 self._log_window(time.perf_counter() - window_start, data_time, samples)
                 window_start, data_time, samples = time.perf_counter(), 0.0, 0
             self.iter += 1
-            if self._stop_requested is not None:
+            if self._stop_requested is not None and apply:  # mid-accumulation: finish the group first
                 self._stop_now()
             if not self.by_epoch and self.iter >= self.max_iters:
                 break

@@ -82,14 +82,15 @@ class TrainStep:
             (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
         if not apply:
             return outputs
-        if self.scaler is not None:
+        if self.scaler is not None and self.grad_clip is not None:
             self.scaler.unscale_(self.optimizer)  # clip the true gradients, not the scaled ones
         if self.grad_clip is not None:
             params = [p for g in self.optimizer.param_groups for p in g['params'] if p.grad is not None]
             if params:  # the norm stays a device tensor: logged with the losses, no sync here
                 outputs['log_vars']['grad_norm'] = torch.nn.utils.clip_grad_norm_(params, **self.grad_clip)
         if self.scaler is not None:
-            # fused optimizers take the scale and inf flag as tensors: no host sync in the step
+            # fused optimizers take the scale and inf flag as tensors (and unscale in their kernel when
+            # nothing was clipped): no host sync in the step
             self.scaler.step(self.optimizer)
             self.scaler.update(self.fixed_scale)
         else:
