@@ -260,13 +260,17 @@ def runner_class(runner_cfg: dict):
 def load_weights(model: torch.nn.Module, path: str, unsafe: bool, logger: logging.Logger) -> dict:
     """``--load-from``: load what fits, and log what was missing, of another shape, or unused."""
     from ..engine.checkpoint import get_state_dict, load_checkpoint, load_model_weights
-    with warnings.catch_warnings():  # said below as log lines, with missing and wrong-shape told apart
-        warnings.simplefilter('ignore', UserWarning)
+    with warnings.catch_warnings(record=True) as caught:  # said below as log lines
+        warnings.simplefilter('always', UserWarning)
         report = load_model_weights(model, get_state_dict(load_checkpoint(path, unsafe=unsafe)), strict=False,
                                     source=str(path))
     wrong_shape = [m.split(':')[0] for m in report['mismatched']]
     missing = [k for k in report['missing'] if k not in set(wrong_shape)]
     logger.info(f'loaded weights from {path}')
+    for w in caught:  # e.g. RGB weights adapted to gray input; the key lists are reported below, told apart
+        text = str(w.message)
+        if not ('whose shapes differ' in text or 'not in the checkpoint' in text):
+            logger.warning(f'--load-from {path}: {text}')
     if report['mismatched']:
         logger.warning(f'--load-from {path}: {len(wrong_shape)} weight(s) of another shape were not loaded '
                        '(usually the head, when num_classes changed): ' + '; '.join(report['mismatched'][:8]))

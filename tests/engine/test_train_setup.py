@@ -81,6 +81,20 @@ def test_load_from_tells_missing_wrong_shape_and_unused_apart(tmp_path, caplog):
     assert lines[2].endswith("1 model weight(s) not in the checkpoint keep their initial values: ['1.bias']")
     assert lines[3].endswith("1 checkpoint weight(s) not used by the model: ['extra.weight']")
     assert torch.equal(model[0].weight, torch.ones(3, 2)) and report['unexpected'] == ['extra.weight']
+    assert len(lines) == 4  # checkpoint.py's own UserWarnings are not repeated
+
+
+def test_load_from_logs_other_loading_notes(tmp_path, caplog):
+    from imgcls.models.builder import build_classifier
+    def make(in_channels):
+        return build_classifier(dict(type='ImageClassifier', backbone=dict(
+            type='ResNet_CIFAR', depth=18, in_channels=in_channels, stem_channels=8, base_channels=8),
+            neck=dict(type='GlobalAveragePooling'), head=dict(type='LinearClsHead', num_classes=2, in_channels=64)))
+    torch.save({'state_dict': make(3).state_dict()}, tmp_path / 'rgb.pth')
+    with caplog.at_level(logging.INFO, logger='imgcls.test'), warnings.catch_warnings():
+        warnings.simplefilter('error')
+        load_weights(make(1), str(tmp_path / 'rgb.pth'), False, LOG)
+    assert any('from 3 to 1 input channels' in r.getMessage() for r in caplog.records)
 
 
 def test_runtime_keys_imgcls_cannot_honour_are_said_once(caplog):
