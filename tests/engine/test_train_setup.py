@@ -14,6 +14,7 @@ from imgcls.apis.train import _check_num_classes, apply_runtime_keys, load_weigh
 from imgcls.engine import EpochBasedRunner, IterBasedRunner, threads
 from imgcls.engine.warn import reset_warnings
 from imgcls.errors import ConfigError
+from imgcls.models.builder import build_classifier
 
 LOG = logging.getLogger('imgcls.test')
 
@@ -85,7 +86,6 @@ def test_load_from_tells_missing_wrong_shape_and_unused_apart(tmp_path, caplog):
 
 
 def test_load_from_logs_other_loading_notes(tmp_path, caplog):
-    from imgcls.models.builder import build_classifier
     def make(in_channels):
         return build_classifier(dict(type='ImageClassifier', backbone=dict(
             type='ResNet_CIFAR', depth=18, in_channels=in_channels, stem_channels=8, base_channels=8),
