@@ -207,7 +207,8 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     train_set, train_loader, val_loader = build_loaders(cfg, distributed, seed, logger)
     classes = _dataset_classes(train_set)
     if dev.type == 'cpu':
-        logger.info('threads: ' + set_num_threads(getattr(train_loader, 'num_workers', 0), get_world_size()))
+        local_ranks = int(os.environ.get('LOCAL_WORLD_SIZE', get_world_size()))  # processes on this machine
+        logger.info('threads: ' + set_num_threads(getattr(train_loader, 'num_workers', 0), local_ranks))
 
     if cfg.get('sync_bn') and distributed:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
