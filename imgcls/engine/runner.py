@@ -29,6 +29,7 @@ from .checkpoint import (
 )
 from .dist import get_world_size
 from .hooks import EMAHook, Hook, LogBuffer, LoggerHook, OptimizerHook, get_priority
+from .log import FILE_ONLY
 from .precision import SpeedSettings
 from .step import TrainStep, accumulation_group
 
@@ -231,7 +232,7 @@ class EpochBasedRunner:
             link_latest(path, self.work_dir / 'latest.pth')
         message = (f'{self._stop_requested} received: stopped after iteration {self.iter} (epoch {self.epoch + 1}) '
                    f'and saved a resumable checkpoint to {path}; continue with `imgcls train ... --resume`.')
-        self.logger.warning(message)
+        self.logger.warning(message, extra=FILE_ONLY)  # the CLI prints it; train.log keeps it too
         raise TrainingInterrupted(message)
 
     def _finished(self) -> bool:
@@ -314,7 +315,7 @@ class EpochBasedRunner:
             message = (f'the loss became {losses[bad[0]].item()} at iteration {at} (epoch {self.epoch + 1}); '
                        f'training stopped. The last good checkpoint in {self.work_dir} is kept. Lower the learning '
                        'rate (optimizer.lr), add optimizer_config.grad_clip=dict(max_norm=...), or check the data.')
-            self.logger.error(message)
+            self.logger.error(message, extra=FILE_ONLY)
             raise TrainingDiverged(message)
         record = {'mode': 'train', 'epoch': self.epoch + 1, 'iter': self.iter + 1, 'lr': self.current_lr()}
         record.update(self.log_buffer.average())

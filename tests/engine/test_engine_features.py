@@ -49,10 +49,12 @@ def test_precise_bn_recomputes_statistics(tiny_config, tmp_path):
     assert results['accuracy_top-1'] >= 0
 
 
-def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(tiny_config, tmp_path):
+def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(tiny_config, tmp_path, capsys):
     with pytest.raises(TrainingDiverged, match=r'iteration \d+') as e:
         run(tiny_config, tmp_path, **{'optimizer.lr': 1e30, 'lr_config': None, 'runner.max_epochs': 3})
     assert 'optimizer.lr' in str(e.value)
+    assert f'ERROR {e.value}' in (tmp_path / 'work' / 'train.log').read_text()
+    assert str(e.value) not in capsys.readouterr().out  # the CLI prints the error itself, once
 
 
 def test_grad_clip_logs_the_norm(tiny_config, tmp_path):
