@@ -233,3 +233,30 @@ def test_collect_scores_ddp_refuses_dropped_samples_and_keeps_unshared_loaders(m
     # a loader that is not split between processes already has every image, in order
     whole = torch.utils.data.DataLoader(_IndexDataset(), batch_size=2, collate_fn=loaders[0].collate_fn)
     assert collect(_EchoModel(), whole, None, 5)[:, 0].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_topk_beyond_the_class_count_is_left_out_and_said_once(caplog):
+    import logging
+
+    from imgcls.engine.warn import reset_warnings
+    reset_warnings()
+    with caplog.at_level(logging.WARNING):
+        out = evaluate_single_label(SCORES, LABELS, 'accuracy', {'topk': (1, 2, 5)})
+        again = evaluate_single_label(SCORES, LABELS, 'accuracy', {'topk': (1, 2, 5)})
+    assert out == again == pytest.approx({'accuracy_top-1': 60.0, 'accuracy_top-2': 100.0})
+    assert [r.getMessage() for r in caplog.records] == [
+        'evaluation: topk=(1, 2, 5) clipped to (1, 2): there are only 3 classes']
+
+
+def test_head_training_accuracy_clips_topk_to_the_classes(caplog):
+    import logging
+
+    from imgcls.models.heads.cls_head import ClsHead
+    head = ClsHead(topk=(1, 5), cal_acc=True)
+    scores = torch.tensor([[2.0, 1.0], [0.0, 3.0]])
+    with caplog.at_level(logging.WARNING):
+        losses = head.loss(scores, torch.tensor([0, 0]))
+        head.loss(scores, torch.tensor([0, 0]))
+    assert set(losses['accuracy']) == {'top-1'} and losses['accuracy']['top-1'].item() == pytest.approx(50.0)
+    assert [r.getMessage() for r in caplog.records] == [
+        'ClsHead: topk=(1, 5) clipped to (1,): there are only 2 classes']

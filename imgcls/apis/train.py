@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
 from pathlib import Path
 
 import torch
 
+from ..engine.step import StepForward
+from ..engine.warn import reset_warnings, warn_once
 from ..errors import ConfigError
 from ..registry import build_from_cfg
 from .model import build_model, prepare_config
 from .schema import check_for_training, with_defaults
 
-
-class TrainStep(torch.nn.Module):
-    """``model.train_step`` as a module's forward, so DDP and torch.compile see the whole step."""
-
-    def __init__(self, model: torch.nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, data: dict) -> dict:
-        return self.model.train_step(data)
+TrainStep = StepForward  # the name earlier versions exported
 
 
 def default_work_dir(cfg) -> Path:
@@ -60,22 +54,29 @@ def _dataset_classes(dataset) -> list[str]:
     return list(classes) if classes is not None else []
 
 
-def _check_num_classes(cfg, classes: list[str]) -> None:
+def _check_num_classes(cfg, classes: list[str], logger: logging.Logger | None = None) -> None:
+    """Too few outputs for the dataset's classes is an error; more outputs than classes is said before training."""
     head = cfg['model'].get('head') or {}
     num = head.get('num_classes')
-    if classes and isinstance(num, int) and num < len(classes):
+    if not classes or not isinstance(num, int) or num == len(classes):
+        return
+    names = f'{", ".join(classes[:5])}{"..." if len(classes) > 5 else ""}'
+    if num < len(classes):
         raise ConfigError(f'model.head.num_classes={num} but the training dataset has {len(classes)} classes '
-                          f'({", ".join(classes[:5])}{"..." if len(classes) > 5 else ""}); set '
-                          f'--cfg-options model.head.num_classes={len(classes)}')
+                          f'({names}); set --cfg-options model.head.num_classes={len(classes)}')
+    (logger or logging.getLogger('imgcls')).warning(
+        f'model.head.num_classes={num} but the training dataset has {len(classes)} classes ({names}): '
+        f'{num - len(classes)} outputs will never be a label; set model.head.num_classes={len(classes)} '
+        'unless you mean to add classes later')
 
 
-def build_loaders(cfg, distributed: bool, seed: int):
+def build_loaders(cfg, distributed: bool, seed: int, logger: logging.Logger | None = None):
     """The train dataset and loader, and the val loader (None without ``data.val`` or evaluation)."""
     from ..data import build_dataloader, build_dataset
     data_cfg = cfg['data']
     train_set = build_dataset(data_cfg['train'])
     classes = _dataset_classes(train_set)
-    _check_num_classes(cfg, classes)
+    _check_num_classes(cfg, classes, logger)
     train_args = dict(data_cfg.get('train_dataloader', {}))
     train_loader = build_dataloader(
         train_set, train_args.pop('samples_per_gpu', data_cfg['samples_per_gpu']),
@@ -102,6 +103,15 @@ def register_hooks(runner, cfg, val_loader) -> None:
         runner.register_hook(lr_hook)
     opt_hook_cfg = dict(cfg.get('optimizer_config') or {})
     opt_hook_cfg.setdefault('type', 'OptimizerHook')
+    fp16 = cfg.get('fp16')
+    if fp16 is not None:  # as mmcls's train_model: the fp16 settings go to the optimizer hook
+        if not isinstance(fp16, dict):
+            raise ConfigError(f'fp16 must be a dict such as dict(loss_scale=512.), got {fp16!r}')
+        fp16 = dict(fp16)
+        opt_hook_cfg['loss_scale'] = fp16.pop('loss_scale', opt_hook_cfg.get('loss_scale', 'dynamic'))
+        for key in sorted(fp16):  # e.g. velocity_accum_type: mmcv's own fp16 optimizer internals
+            warn_once(runner.logger, f'fp16.{key}', f'fp16.{key}={fp16[key]!r} is ignored: imgcls trains with '
+                      'torch autocast and keeps fp32 master weights and optimizer state')
     runner.register_hook(build_from_cfg(opt_hook_cfg, HOOKS, path='optimizer_config'))
     ckpt_cfg = dict(cfg.get('checkpoint_config') or {})
     ckpt_cfg.setdefault('by_epoch', by_epoch)
@@ -154,14 +164,16 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
         resume: a checkpoint path, or True for ``latest.pth`` in the work dir.
         load_from: weights to start from (fine-tuning); overrides ``cfg.load_from``.
     """
-    from ..engine import EpochBasedRunner, IterBasedRunner, build_optimizer, choose_speed_settings
-    from ..engine.checkpoint import get_state_dict, load_checkpoint, load_model_weights
-    from ..engine.dist import get_rank, init_distributed, is_main_process, launched_by_torchrun
+    from ..engine import build_optimizer, choose_speed_settings
+    from ..engine.dist import get_rank, get_world_size, init_distributed, is_main_process, launched_by_torchrun
+    from ..engine.hooks.evaluation import format_evaluation
     from ..engine.log import get_logger
     from ..engine.precision import apply_channels_last_guard, configure_cudnn
     from ..engine.seed import random_seed, set_random_seed
+    from ..engine.threads import set_num_threads
 
     cfg = copy.deepcopy(cfg)
+    reset_warnings()
     check_for_training(cfg)
     with_defaults(cfg)
     prepare_config(cfg)
@@ -191,8 +203,12 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
         model = build_model(cfg, device=dev)
     speed = apply_channels_last_guard(speed, model, cfg.get('channels_last', 'auto'))
     logger.info(f'speed settings: {speed.describe()}')
-    train_set, train_loader, val_loader = build_loaders(cfg, distributed, seed)
+    apply_runtime_keys(cfg, logger, dev, distributed, deterministic or bool(cfg.get('deterministic', False)))
+    train_set, train_loader, val_loader = build_loaders(cfg, distributed, seed, logger)
     classes = _dataset_classes(train_set)
+    if dev.type == 'cpu':
+        local_ranks = int(os.environ.get('LOCAL_WORLD_SIZE', get_world_size()))  # processes on this machine
+        logger.info('threads: ' + set_num_threads(getattr(train_loader, 'num_workers', 0), local_ranks))
 
     if cfg.get('sync_bn') and distributed:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
@@ -200,11 +216,9 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     resume_path = resolve_resume(resume, cfg, work_dir)
     load_from = load_from or cfg.get('load_from')
     if load_from and resume_path is None:
-        ckpt = load_checkpoint(load_from, unsafe=unsafe_load)
-        load_model_weights(model, get_state_dict(ckpt), strict=False, source=str(load_from))
-        logger.info(f'loaded weights from {load_from}')
+        load_weights(model, load_from, unsafe_load, logger)
     optimizer = build_optimizer(model, dict(cfg['optimizer']))
-    step_module = TrainStep(model)
+    step_module = StepForward(model)
     if speed.compile:
         step_module = torch.compile(step_module)
     if distributed:  # compile before wrapping, as DDP's docs advise
@@ -212,7 +226,7 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
             step_module, device_ids=[dev.index] if dev.type == 'cuda' else None)
 
     runner_cfg = dict(cfg.get('runner') or {'type': 'EpochBasedRunner', 'max_epochs': cfg['total_epochs']})
-    runner_cls = EpochBasedRunner if runner_cfg['type'] == 'EpochBasedRunner' else IterBasedRunner
+    runner_cls = runner_class(runner_cfg)
     meta = {'seed': int(seed), 'config': cfg.pretty_text, 'CLASSES': [str(c) for c in classes],
             'exp_name': work_dir.name}
     runner = runner_cls(model, optimizer, work_dir, speed, logger=logger, max_epochs=runner_cfg.get('max_epochs'),
@@ -224,4 +238,61 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     logger.info(f'training {cfg.filename or "config"} on {len(train_set)} images, {len(classes)} classes, '
                 f'work dir {work_dir}')
     runner.run(train_loader)
+    if runner.last_eval:
+        logger.info('final ' + format_evaluation(runner.last_eval, f'the end ({runner.epoch} epochs, '
+                                                                   f'{runner.iter} iterations)'))
     return dict(runner.last_eval)
+
+
+def runner_class(runner_cfg: dict):
+    """``runner=dict(type='EpochBasedRunner', max_epochs=N)`` or ``dict(type='IterBasedRunner', max_iters=N)``."""
+    from ..engine import EpochBasedRunner, IterBasedRunner
+    kinds = {'EpochBasedRunner': (EpochBasedRunner, 'max_epochs'), 'IterBasedRunner': (IterBasedRunner, 'max_iters')}
+    kind = runner_cfg.get('type', 'EpochBasedRunner')
+    if kind not in kinds:
+        raise ConfigError(f'runner.type={kind!r} is not a runner; use EpochBasedRunner or IterBasedRunner')
+    cls, length = kinds[kind]
+    value = runner_cfg.get(length)
+    if not isinstance(value, int) or value < 1:
+        raise ConfigError(f'runner: {kind} needs {length} as a positive int, got {value!r}')
+    return cls
+
+
+def load_weights(model: torch.nn.Module, path: str, unsafe: bool, logger: logging.Logger) -> dict:
+    """``--load-from``: load what fits. ``load_model_weights`` logs (to train.log too) one line naming the weights
+    that were missing, of another shape or unused, and why."""
+    from ..engine.checkpoint import get_state_dict, load_checkpoint, load_model_weights
+    report = load_model_weights(model, get_state_dict(load_checkpoint(path, unsafe=unsafe)), strict=False,
+                                source=str(path))
+    logger.info(f'loaded weights from {path}')
+    return report
+
+
+def apply_runtime_keys(cfg, logger: logging.Logger, dev: torch.device, distributed: bool,
+                       deterministic: bool = False) -> None:
+    """Honour mmcls's process-level runtime keys; say once for each that cannot be honoured here."""
+    if cfg.get('log_level'):
+        logger.setLevel(cfg['log_level'])
+    benchmark = cfg.get('cudnn_benchmark')
+    if benchmark is None:  # fixed-size batches: let cuDNN time its kernels once, unless asked to be deterministic
+        benchmark = dev.type == 'cuda' and not deterministic
+    torch.backends.cudnn.benchmark = bool(benchmark)
+    if cfg.get('opencv_num_threads') is not None:
+        try:
+            import cv2
+            cv2.setNumThreads(int(cfg['opencv_num_threads']))
+        except ImportError:
+            pass  # imgcls decodes without OpenCV: nothing to limit
+    ignored = {
+        'momentum_config': 'momentum schedules are not implemented; the optimizer keeps its momentum',
+        'gpu_ids': 'choose devices with --device, CUDA_VISIBLE_DEVICES or torchrun',
+        'mp_start_method': 'loader workers use the platform default start method',
+    }
+    for key, why in ignored.items():
+        if cfg.get(key):
+            warn_once(logger, key, f'{key}={cfg[key]!r} is ignored: {why}')
+    if any(tuple(w)[:1] != ('train',) for w in cfg.get('workflow') or []):
+        warn_once(logger, 'workflow', f'workflow={cfg["workflow"]!r}: only the train phase runs; validation is '
+                  'the evaluation key\'s (evaluation=dict(interval=...))')
+    if cfg.get('sync_bn') and not distributed:
+        warn_once(logger, 'sync_bn', 'sync_bn=True has no effect in a single process; it applies under torchrun')

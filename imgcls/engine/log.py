@@ -8,12 +8,16 @@ from pathlib import Path
 
 from .dist import is_main_process
 
+# ``logger.warning(msg, extra=FILE_ONLY)``: for train.log only, e.g. an error the CLI prints itself
+FILE_ONLY = {'file_only': True}
+
 
 class _StdoutHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stdout`` is now (it may be replaced, e.g. by test capture)."""
 
     def __init__(self):
         super().__init__(sys.stdout)
+        self.addFilter(lambda record: not getattr(record, 'file_only', False))
 
     @property
     def stream(self):

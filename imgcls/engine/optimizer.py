@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 
 import torch
 import torch.nn as nn
@@ -21,25 +22,76 @@ _NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.GroupNorm, nn.LayerNorm,
 
 def _param_options(name: str, param: nn.Parameter, module: nn.Module, base_lr: float, base_wd: float,
                    paramwise_cfg: dict) -> tuple[float, float]:
-    """The (lr, weight_decay) of one parameter under ``paramwise_cfg``."""
+    """The (lr, weight_decay) of one parameter under ``paramwise_cfg``, in mmcv's order of rules."""
     custom_keys = paramwise_cfg.get('custom_keys', {})
-    # the longest matching key wins, so 'backbone.layer1' overrides 'backbone'
-    for key in sorted(custom_keys, key=len, reverse=True):
+    # the longest matching key wins, so 'backbone.layer1' overrides 'backbone' (ties: alphabetical)
+    for key in sorted(sorted(custom_keys), key=len, reverse=True):
         if key in name:
             opts = custom_keys[key]
             return base_lr * opts.get('lr_mult', 1.0), base_wd * opts.get('decay_mult', 1.0)
     lr, wd = base_lr, base_wd
     is_bias = name.endswith('.bias') or name == 'bias'
-    if isinstance(module, _NORM_TYPES):
-        wd *= paramwise_cfg.get('norm_decay_mult', 1.0)
-    elif is_bias:
+    is_norm = isinstance(module, _NORM_TYPES)
+    is_dwconv = isinstance(module, nn.Conv2d) and module.groups == module.in_channels and module.groups > 1
+    if is_bias and not is_norm:
         lr *= paramwise_cfg.get('bias_lr_mult', 1.0)
-        wd *= paramwise_cfg.get('bias_decay_mult', 1.0)
-    if isinstance(module, nn.Conv2d) and module.groups == module.in_channels and module.groups > 1:
+    # one weight-decay rule per parameter: norm layers, else depth-wise convs, else biases
+    if is_norm:
+        wd *= paramwise_cfg.get('norm_decay_mult', 1.0)
+    elif is_dwconv:
         wd *= paramwise_cfg.get('dwconv_decay_mult', 1.0)
+    elif is_bias:
+        wd *= paramwise_cfg.get('bias_decay_mult', 1.0)
     if param.ndim == 1 and 'flat_decay_mult' in paramwise_cfg:  # norms, biases, tokens: common for ViTs
         wd *= paramwise_cfg['flat_decay_mult']
     return lr, wd
+
+
+_BLOCK = re.compile(r'^(.*?(?:^|\.)(?:layers|blocks)\.\d+)\.')
+
+
+def layer_depths(model: nn.Module) -> tuple[dict[str, int], int]:
+    """Each parameter's depth for layer-wise lr decay, and the deepest depth.
+
+    A backbone with ``get_layer_depth(name) -> (depth, num_depths)`` decides itself. Otherwise, as for
+    ViT-style models: the backbone's numbered blocks (``layers.N`` / ``blocks.N``, in order) have depths
+    1..B; what comes before the first block (tokens, patch embedding) 0; a part between blocks (Swin's
+    downsample) its previous block's; the rest (final norm, neck, head) B + 1.
+    """
+    backbone = getattr(model, 'backbone', None)
+    if backbone is None:
+        raise ConfigError('optimizer.paramwise_cfg.layer_decay_rate needs a classifier with a backbone')
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    getter = getattr(backbone, 'get_layer_depth', None)
+    if callable(getter):
+        depths, top = {}, 0
+        for name in names:
+            depth, num = getter(name[len('backbone.'):]) if name.startswith('backbone.') else (None, None)
+            depths[name] = depth
+            top = max(top, (num or 1) - 1)
+        return {n: top if d is None else d for n, d in depths.items()}, top
+    blocks: list[str] = []
+    for name in names:
+        match = _BLOCK.match(name) if name.startswith('backbone.') else None
+        if match and match.group(1) not in blocks:
+            blocks.append(match.group(1))
+    if not blocks:
+        raise ConfigError(f'optimizer.paramwise_cfg.layer_decay_rate: the backbone {type(backbone).__name__} has '
+                          'no numbered blocks (layers.N / blocks.N) and no get_layer_depth(name) method; remove '
+                          'layer_decay_rate or use custom_keys lr_mult per stage')
+    top = len(blocks) + 1
+    index = {b: i + 1 for i, b in enumerate(blocks)}
+    depths, current = {}, 0
+    for name in names:
+        match = _BLOCK.match(name) if name.startswith('backbone.') else None
+        if match:
+            current = index[match.group(1)]
+            depths[name] = current
+        elif name.startswith('backbone.') and current < len(blocks):
+            depths[name] = current  # before the first block (0) or between blocks
+        else:
+            depths[name] = top
+    return depths, top
 
 
 def param_groups(model: nn.Module, base_lr: float, base_wd: float, paramwise_cfg: dict | None) -> list[dict]:
@@ -47,11 +99,15 @@ def param_groups(model: nn.Module, base_lr: float, base_wd: float, paramwise_cfg
     if not paramwise_cfg:
         return [{'params': [p for p in model.parameters() if p.requires_grad]}]
     allowed = {'custom_keys', 'norm_decay_mult', 'bias_lr_mult', 'bias_decay_mult', 'dwconv_decay_mult',
-               'flat_decay_mult', 'bypass_duplicate'}
+               'flat_decay_mult', 'bypass_duplicate', 'layer_decay_rate'}
     unknown = set(paramwise_cfg) - allowed
     if unknown:
         raise ConfigError(f'optimizer.paramwise_cfg has unknown keys {sorted(unknown)}; '
                           f'allowed: {sorted(allowed)}')
+    rate = paramwise_cfg.get('layer_decay_rate')
+    if rate is not None and not (isinstance(rate, (int, float)) and 0 < rate <= 1):
+        raise ConfigError(f'optimizer.paramwise_cfg.layer_decay_rate must be in (0, 1], got {rate!r}')
+    depths, top = layer_depths(model) if rate is not None else ({}, 0)
     groups: dict[tuple[float, float], list] = {}
     seen: set[int] = set()
     for mod_name, module in model.named_modules():
@@ -60,8 +116,10 @@ def param_groups(model: nn.Module, base_lr: float, base_wd: float, paramwise_cfg
                 continue
             seen.add(id(param))
             full = f'{mod_name}.{p_name}' if mod_name else p_name
-            key = _param_options(full, param, module, base_lr, base_wd, paramwise_cfg)
-            groups.setdefault(key, []).append(param)
+            lr, wd = _param_options(full, param, module, base_lr, base_wd, paramwise_cfg)
+            if rate is not None:  # deeper layers keep more of the lr: rate ** (distance from the top)
+                lr *= rate ** (top - depths[full])
+            groups.setdefault((lr, wd), []).append(param)
     return [{'params': ps, 'lr': lr, 'weight_decay': wd} for (lr, wd), ps in groups.items()]
 
 

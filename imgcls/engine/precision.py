@@ -43,6 +43,10 @@ class SpeedSettings:
             model.data_preprocessor.channels_last = True
         return model
 
+    @property
+    def precision_name(self) -> str:
+        return {None: 'fp32', torch.bfloat16: 'bf16', torch.float16: 'fp16'}[self.amp_dtype]
+
     def describe(self) -> str:
         prec = {None: 'fp32', torch.bfloat16: 'bf16 autocast', torch.float16: 'fp16 autocast + loss scaling'}
         return (f'{prec[self.amp_dtype]}, channels_last={"on" if self.channels_last else "off"}, '

@@ -1,8 +1,8 @@
 """The training loop: EpochBasedRunner and IterBasedRunner, driven by hooks.
 
-One iteration is: fetch a batch → ``model.train_step`` under autocast → hooks (the OptimizerHook does
-backward and step; loggers and checkpoints act on their intervals). Nothing here forces a host sync
-except the logging interval.
+One iteration is: fetch a batch → :class:`~imgcls.engine.step.TrainStep` (forward and loss under autocast,
+backward, clip, optimizer step, loss scaling) → hooks (loggers, checkpoints, EMA act on their intervals).
+Nothing here forces a host sync except the logging interval.
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from .checkpoint import (
     unwrap_model,
 )
 from .dist import get_world_size
-from .hooks import Hook, LogBuffer, LoggerHook, get_priority
+from .hooks import EMAHook, Hook, LogBuffer, LoggerHook, OptimizerHook, get_priority
+from .log import FILE_ONLY
 from .precision import SpeedSettings
+from .step import TrainStep, accumulation_group
 
 
 class TrainingDiverged(ImgclsError):
@@ -50,7 +52,7 @@ class EpochBasedRunner:
                  max_iters: int | None = None, meta: dict | None = None,
                  step_module: torch.nn.Module | None = None):
         self.model, self.optimizer = model, optimizer
-        # what runs one training step: the model's train_step, or a DDP / compiled wrapper of it
+        # step_module: the model's train_step as a module, possibly DDP- or torch.compile-wrapped
         self.step_module = step_module
         self.work_dir = Path(work_dir)
         self.speed = speed
@@ -63,7 +65,8 @@ class EpochBasedRunner:
         self.log_buffer = LogBuffer()
         self.outputs: dict = {}
         self.last_eval: dict = {}
-        self.scaler = torch.amp.GradScaler(speed.device.type) if speed.use_scaler else None
+        self.train_step = TrainStep(step_module if step_module is not None else model.train_step, optimizer,
+                                    speed, self.logger)
         self._window_losses: list[torch.Tensor] = []
         self._stop_requested: str | None = None
         self._resume_inner_iter = 0
@@ -80,8 +83,18 @@ class EpochBasedRunner:
             return self._max_iters
         return self._max_epochs * self.iters_per_epoch
 
+    @property
+    def scaler(self) -> torch.amp.GradScaler | None:
+        """The fp16 loss scaler of the training step (None unless training in fp16)."""
+        return self.train_step.scaler
+
     def register_hook(self, hook: Hook, priority: int | str | None = None) -> None:
-        """Insert ``hook`` so that hooks run in priority order (stable for equal priorities)."""
+        """Insert ``hook`` so that hooks run in priority order (stable for equal priorities).
+
+        An :class:`OptimizerHook` carries the settings of the training step (clip, accumulation, loss scale).
+        """
+        if isinstance(hook, OptimizerHook):
+            self.train_step.configure(**hook.step_settings())
         hook.priority = get_priority(priority if priority is not None else hook.priority)
         index = len(self.hooks)
         for i, other in enumerate(self.hooks):
@@ -93,6 +106,16 @@ class EpochBasedRunner:
     def call_hook(self, name: str) -> None:
         for hook in self.hooks:
             getattr(hook, name)(self)
+
+    def hook_state_keys(self) -> list[tuple[str, Hook]]:
+        """A checkpoint key per hook: its type name, then ``Name.2``, ``Name.3`` for more hooks of that type."""
+        counts: dict[str, int] = {}
+        keys = []
+        for hook in self.hooks:
+            name = type(hook).__name__
+            counts[name] = counts.get(name, 0) + 1
+            keys.append((name if counts[name] == 1 else f'{name}.{counts[name]}', hook))
+        return keys
 
     def log_record(self, record: dict) -> None:
         for hook in self.hooks:
@@ -113,14 +136,15 @@ class EpochBasedRunner:
         if save_optimizer:
             ckpt['optimizer'] = self.optimizer.state_dict()
             if self.scaler is not None:
-                ckpt['scaler'] = self.scaler.state_dict()
-            hooks = {type(h).__name__: h.state_dict() for h in self.hooks if h.state_dict() is not None}
+                ckpt['scaler'] = self.train_step.state_dict()
+            hooks = {key: h.state_dict() for key, h in self.hook_state_keys() if h.state_dict() is not None}
             if hooks:
                 ckpt['hooks'] = hooks
-        ema = next((h for h in self.hooks if type(h).__name__ == 'EMAHook'), None)
+        # the first EMA's weights are also a plain state dict (``state_dict_ema``), loadable as a model
+        ema_key, ema = next(((k, h) for k, h in self.hook_state_keys() if isinstance(h, EMAHook)), (None, None))
         if ema is not None and ema.ema:
             ckpt['state_dict_ema'] = {k: v.detach().cpu() for k, v in ema.ema.items()}
-            ckpt.get('hooks', {}).pop('EMAHook', None)
+            ckpt.get('hooks', {}).pop(ema_key, None)
         return ckpt
 
     def save_checkpoint(self, path: str | Path, epoch: int, iter: int, save_optimizer: bool = True) -> None:
@@ -140,12 +164,14 @@ class EpochBasedRunner:
             raise CheckpointError(f'{path}: the optimizer state does not fit this config\'s optimizer ({e}); '
                                   'was the optimizer or paramwise_cfg changed? Use --load-from instead.') from e
         if self.scaler is not None and 'scaler' in ckpt:
-            self.scaler.load_state_dict(ckpt['scaler'])
+            self.train_step.load_state_dict(ckpt['scaler'])
         hook_states = dict(ckpt.get('hooks', {}))
-        if 'state_dict_ema' in ckpt:
-            hook_states['EMAHook'] = {'ema': ckpt['state_dict_ema']}
-        for hook in self.hooks:
-            state = hook_states.get(type(hook).__name__)
+        keys = self.hook_state_keys()
+        ema_key = next((k for k, h in keys if isinstance(h, EMAHook)), None)
+        if 'state_dict_ema' in ckpt and ema_key is not None:
+            hook_states[ema_key] = {'ema': ckpt['state_dict_ema']}
+        for key, hook in keys:
+            state = hook_states.get(key)
             if state is not None:
                 hook.load_state_dict(state)
         meta = ckpt.get('meta', {})
@@ -204,9 +230,10 @@ class EpochBasedRunner:
             ckpt['meta']['inner_iter'] = self.inner_iter + 1
             save_checkpoint(path, ckpt)
             link_latest(path, self.work_dir / 'latest.pth')
-        raise TrainingInterrupted(
-            f'{self._stop_requested} received: stopped after iteration {self.iter} (epoch {self.epoch + 1}) and '
-            f'saved a resumable checkpoint to {path}; continue with `imgcls train ... --resume`.')
+        message = (f'{self._stop_requested} received: stopped after iteration {self.iter} (epoch {self.epoch + 1}) '
+                   f'and saved a resumable checkpoint to {path}; continue with `imgcls train ... --resume`.')
+        self.logger.warning(message, extra=FILE_ONLY)  # the CLI prints it; train.log keeps it too
+        raise TrainingInterrupted(message)
 
     def _finished(self) -> bool:
         return self.epoch >= self.max_epochs if self.by_epoch else self.iter >= self.max_iters
@@ -239,11 +266,11 @@ class EpochBasedRunner:
             self.inner_iter = i
             self.data_batch = data
             self.call_hook('before_train_iter')
-            with self.speed.autocast():
-                if self.step_module is not None:
-                    self.outputs = self.step_module(data)
-                else:
-                    self.outputs = self.model.train_step(data, self.optimizer)
+            left = self.iters_per_epoch - i  # iterations left in this epoch (or run), this one included
+            if not self.by_epoch:
+                left = min(left, self.max_iters - self.iter)
+            apply, divisor = accumulation_group(i, left, self.train_step.cumulative_iters)
+            self.outputs = self.train_step(data, apply=apply, divisor=divisor)
             self.log_buffer.update(self.outputs['log_vars'], self.outputs['num_samples'])
             self._window_losses.append(self.outputs['loss'].detach())
             samples += self.outputs['num_samples']
@@ -252,7 +279,7 @@ class EpochBasedRunner:
                 self._log_window(window_start, data_time, samples)
                 window_start, data_time, samples = time.perf_counter(), 0.0, 0
             self.iter += 1
-            if self._stop_requested is not None:
+            if self._stop_requested is not None and apply:  # mid-accumulation: finish the group first
                 self._stop_now()
             if not self.by_epoch and self.iter >= self.max_iters:
                 break
@@ -287,10 +314,11 @@ class EpochBasedRunner:
         bad = (~torch.isfinite(losses)).nonzero()
         if len(bad):
             at = first_iter + int(bad[0])
-            raise TrainingDiverged(
-                f'the loss became {losses[bad[0]].item()} at iteration {at} (epoch {self.epoch + 1}); training '
-                f'stopped. The last good checkpoint in {self.work_dir} is kept. Lower the learning rate '
-                '(optimizer.lr), add optimizer_config.grad_clip=dict(max_norm=...), or check the data.')
+            message = (f'the loss became {losses[bad[0]].item()} at iteration {at} (epoch {self.epoch + 1}); '
+                       f'training stopped. The last good checkpoint in {self.work_dir} is kept. Lower the learning '
+                       'rate (optimizer.lr), add optimizer_config.grad_clip=dict(max_norm=...), or check the data.')
+            self.logger.error(message, extra=FILE_ONLY)
+            raise TrainingDiverged(message)
         record = {'mode': 'train', 'epoch': self.epoch + 1, 'iter': self.iter + 1, 'lr': self.current_lr()}
         record.update(self.log_buffer.average())
         self.log_buffer.clear()

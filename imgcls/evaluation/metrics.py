@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
+from ..engine.warn import warn_once
 from ..errors import ConfigError, DataError
 
 __all__ = ['AVERAGE_MODES', 'SINGLE_LABEL_METRICS', 'as_score_matrix', 'accuracy', 'confusion_matrix',
@@ -203,6 +204,17 @@ def _parse_options(metric_options: Mapping | None) -> tuple:
     return topk, thrs, average_mode
 
 
+def clip_topk(topk: int | tuple[int, ...], num_classes: int) -> int | tuple[int, ...]:
+    """Leave out the k of a tuple that exceed the number of classes (always 100%); said once per run."""
+    if isinstance(topk, int) or not num_classes:
+        return topk
+    kept = tuple(k for k in topk if k <= num_classes) or (1,)
+    if kept != tuple(topk):
+        warn_once(None, f'topk{tuple(topk)}>{num_classes}', f'evaluation: topk={tuple(topk)} clipped to {kept}: '
+                  f'there are only {num_classes} classes')
+    return kept
+
+
 def evaluate_single_label(results, gt_labels, metric: str | Sequence[str] = 'accuracy',
                           metric_options: Mapping | None = None) -> dict:
     """The metrics of mmcls 0.x ``BaseDataset.evaluate``, keyed as it keys them.
@@ -226,6 +238,7 @@ def evaluate_single_label(results, gt_labels, metric: str | Sequence[str] = 'acc
     scores, labels = _inputs(results, gt_labels)
     out: dict = {}
     if 'accuracy' in metrics:
+        topk = clip_topk(topk, scores.shape[1])
         acc = accuracy(scores, labels, topk=topk, thrs=thrs)
         named = {'accuracy': acc} if isinstance(topk, int) else {f'accuracy_top-{k}': a for k, a in zip(topk, acc)}
         for name, value in named.items():

@@ -34,3 +34,4 @@ def tiny_config(tmp_path) -> Path:
     path = tmp_path / 'tiny_digits.py'
     path.write_text(TINY.format(repo=REPO))
     return path
+

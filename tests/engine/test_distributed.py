@@ -28,9 +28,9 @@ def env() -> dict:
     return dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
 
 
-def single(config: Path, work: Path, batch: int) -> None:
+def single(config: Path, work: Path, batch: int, *extra: str) -> None:
     cmd = [sys.executable, '-m', 'imgcls', 'train', str(config), '--work-dir', str(work), *COMMON,
-           f'data.samples_per_gpu={batch}']
+           f'data.samples_per_gpu={batch}', *extra]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env(), timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -42,9 +42,12 @@ def torchrun(config: Path, work: Path, batch: int, *extra: str, restarts: int = 
 
 
 @pytest.mark.slow
-def test_two_processes_reach_the_same_weights_as_one(tiny_config, tmp_path):
-    single(tiny_config, tmp_path / 'one', 64)
-    proc = torchrun(tiny_config, tmp_path / 'two', 32)
+# with accumulation, the ranks skip the gradient all-reduce (DDP no_sync) except on updates
+@pytest.mark.parametrize('extra', [(), pytest.param(('optimizer_config.cumulative_iters=2',))],
+                         ids=['plain', 'accumulated'])
+def test_two_processes_reach_the_same_weights_as_one(tiny_config, tmp_path, extra):
+    single(tiny_config, tmp_path / 'one', 64, *extra)
+    proc = torchrun(tiny_config, tmp_path / 'two', 32, *extra)
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out
     a = torch.load(tmp_path / 'one' / 'epoch_1.pth', weights_only=True)['state_dict']

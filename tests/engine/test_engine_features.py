@@ -53,10 +53,12 @@ def test_precise_bn_recomputes_statistics(tiny_config, tmp_path):
 
 
 @pytest.mark.slow
-def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(tiny_config, tmp_path):
+def test_nan_loss_stops_with_the_iteration_and_keeps_the_last_checkpoint(tiny_config, tmp_path, capsys):
     with pytest.raises(TrainingDiverged, match=r'iteration \d+') as e:
         run(tiny_config, tmp_path, **{'optimizer.lr': 1e30, 'lr_config': None, 'runner.max_epochs': 3})
     assert 'optimizer.lr' in str(e.value)
+    assert f'ERROR {e.value}' in (tmp_path / 'work' / 'train.log').read_text()
+    assert str(e.value) not in capsys.readouterr().out  # the CLI prints the error itself, once
 
 
 @pytest.mark.slow
@@ -84,3 +86,15 @@ def test_custom_hook_with_priority_runs(tiny_config, tmp_path):
 
     run(tiny_config, tmp_path, custom_hooks=[dict(type='CountingHook', priority='LOW')])
     assert CountingHook.calls == 12
+
+
+@pytest.mark.slow
+def test_train_log_has_every_evaluation_the_final_one_and_unused_fp16_keys(tiny_config, tmp_path):
+    _, work = run(tiny_config, tmp_path, fp16=dict(loss_scale=512., velocity_accum_type='half'),
+                  custom_hooks=[dict(type='EMAHook', momentum=4e-5, priority='ABOVE_NORMAL')])
+    log = (work / 'train.log').read_text()
+    assert 'INFO evaluation at epoch 1: accuracy_top-1 ' in log and ', ema_accuracy_top-1 ' in log
+    assert 'INFO final evaluation at the end (1 epochs, 12 iterations): accuracy_top-1 ' in log
+    # amp=None: training runs in fp32, where a loss scale has nothing to do
+    assert 'WARNING fp16.loss_scale=512.0 is not used: this run trains in fp32 on cpu' in log
+    assert "WARNING fp16.velocity_accum_type='half' is ignored" in log

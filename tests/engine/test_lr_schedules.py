@@ -94,3 +94,20 @@ def test_linear_annealing():
 def test_bad_lr_config_is_reported(cfg):
     with pytest.raises(ConfigError):
         build_lr_updater(cfg)
+
+
+def test_cosine_annealing_cooldown_as_mmcls_t2t_vit():
+    # 10 epochs, cool_down_time=3: cosine over epochs 0..7 towards min_lr, then min_lr * ratio for epochs 8, 9
+    lrs = lrs_over(dict(policy='CosineAnnealingCooldown', min_lr=0.01, cool_down_time=3, cool_down_ratio=0.1))
+    assert lrs[0] == pytest.approx(0.1)
+    assert lrs[40] == pytest.approx(0.01 + 0.5 * (0.1 - 0.01) * (1 + math.cos(math.pi * 4 / 7)))
+    assert lrs[70] == pytest.approx(0.01 + 0.5 * (0.1 - 0.01) * (1 + math.cos(math.pi)))  # epoch 7 = 10 - 3
+    assert lrs[80] == pytest.approx(0.001) and lrs[99] == pytest.approx(0.001)
+    # by iteration, 100 iterations, cool_down_time=2: iteration 98 ends the cosine, 99 cools down
+    ratio = lrs_over(dict(policy='CosineAnnealingCooldown', min_lr_ratio=0.5, cool_down_time=2, by_epoch=False))
+    assert ratio[98] == pytest.approx(0.1 * 0.5) and ratio[99] == pytest.approx(0.1 * 0.5 * 0.1)
+
+
+def test_cooldown_needs_one_of_min_lr_and_ratio():
+    with pytest.raises(ConfigError, match='exactly one of min_lr and min_lr_ratio'):
+        build_lr_updater(dict(policy='CosineAnnealingCooldown', min_lr=0.1, min_lr_ratio=0.1))

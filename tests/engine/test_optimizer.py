@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 import torch.nn as nn
 
 from imgcls.engine import build_optimizer
@@ -57,3 +58,44 @@ def test_errors_name_the_problem(cfg, words):
     with pytest.raises(ConfigError) as e:
         build_optimizer(Net(), cfg)
     assert all(w in str(e.value) for w in words)
+
+
+class TinyViT(nn.Module):
+    """cls_token, two numbered blocks and a final norm in the backbone; a head after it."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Module()
+        self.backbone.cls_token = nn.Parameter(torch.zeros(1, 4))
+        self.backbone.layers = nn.ModuleList([nn.Linear(4, 4), nn.Linear(4, 4)])
+        self.backbone.ln1 = nn.LayerNorm(4)
+        self.head = nn.Linear(4, 2)
+
+
+def test_layer_wise_lr_decay():
+    net = TinyViT()
+    opt = build_optimizer(net, dict(type='AdamW', lr=1.0, weight_decay=0.05,
+                                    paramwise_cfg=dict(layer_decay_rate=0.5, norm_decay_mult=0.0)))
+    # depths: cls_token 0, layers.0 1, layers.1 2, ln1 and head 3; lr = rate ** (3 - depth)
+    assert group_of(opt, net.backbone.cls_token)['lr'] == pytest.approx(0.125)
+    assert group_of(opt, net.backbone.layers[0].weight)['lr'] == pytest.approx(0.25)
+    assert group_of(opt, net.backbone.layers[1].bias)['lr'] == pytest.approx(0.5)
+    norm = group_of(opt, net.backbone.ln1.weight)
+    assert norm['lr'] == pytest.approx(1.0) and norm['weight_decay'] == 0.0
+    assert group_of(opt, net.head.weight)['lr'] == pytest.approx(1.0)
+
+
+def test_layer_decay_needs_numbered_blocks():
+    with pytest.raises(ConfigError, match='layer_decay_rate: the backbone Sequential has no numbered blocks'):
+        build_optimizer(Net(), dict(type='SGD', lr=0.1, paramwise_cfg=dict(layer_decay_rate=0.5)))
+    with pytest.raises(ConfigError, match=r'layer_decay_rate must be in \(0, 1\], got 2'):
+        build_optimizer(TinyViT(), dict(type='SGD', lr=0.1, paramwise_cfg=dict(layer_decay_rate=2)))
+
+
+def test_depthwise_conv_bias_takes_the_depthwise_rule_as_mmcv():
+    net = nn.Module()
+    net.dw = nn.Conv2d(4, 4, 3, groups=4)
+    opt = build_optimizer(net, dict(type='SGD', lr=0.1, weight_decay=1.0, paramwise_cfg=dict(
+        dwconv_decay_mult=0.5, bias_decay_mult=0.0, bias_lr_mult=2.0)))
+    bias = group_of(opt, net.dw.bias)
+    assert bias['weight_decay'] == pytest.approx(0.5) and bias['lr'] == pytest.approx(0.2)

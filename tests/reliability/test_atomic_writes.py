@@ -27,7 +27,7 @@ REVIEWED = {
     ('imgcls/engine/hooks/checkpoint_hook.py', 'shutil.copyfile'): 'latest.pth fallback: temp copy, then os.replace',
     ('imgcls/engine/hooks/logger.py', 'os.open'): 'log.jsonl: one O_APPEND write per whole line',
     ('imgcls/engine/hooks/logger.py', 'open'): 'log.jsonl: cutting a half-written last line before appending',
-    ('imgcls/engine/hooks/logger.py', 'SummaryWriter'): "TensorBoard's own append-only event files (optional)",
+    ('imgcls/engine/hooks/trackers.py', 'SummaryWriter'): "TensorBoard's own append-only event files (optional)",
     ('imgcls/engine/log.py', 'logging.FileHandler'): 'train.log: a human-readable log, appended line by line',
     ('imgcls/analysis/browse.py', 'fig.savefig'): 'into an atomic_open handle',
     ('imgcls/analysis/plots.py', 'fig.savefig'): 'into a BytesIO, then atomic_write_bytes',

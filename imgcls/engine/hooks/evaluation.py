@@ -10,6 +10,7 @@ import torch
 from ...errors import ConfigError, DataError
 from ..dist import get_world_size, is_distributed, is_main_process
 from .checkpoint_hook import link_latest  # noqa: F401  (re-exported for users of this module)
+from .ema import EMAHook
 from .hook import HOOKS, Hook
 
 _GREATER_KEYS = ('acc', 'top', 'precision', 'recall', 'f1', 'map', 'auc')
@@ -98,6 +99,12 @@ def _check_eval_kwargs(dataset, kwargs: dict) -> None:
             raise ConfigError(f'evaluation has an unknown key {key!r}.{hint} Keys: {", ".join(sorted(allowed))}')
 
 
+def format_evaluation(results: dict, where: str) -> str:
+    """One line with every scalar metric: ``evaluation at epoch 3: accuracy_top-1 97.50, ...``."""
+    items = [f'{k} {float(v):.2f}' for k, v in results.items() if np.isscalar(v)]
+    return f'evaluation at {where}: ' + (', '.join(items) if items else 'no scalar metrics')
+
+
 def _rule_for(metric: str) -> str:
     name = metric.lower()
     if any(k in name for k in _LESS_KEYS):
@@ -148,7 +155,7 @@ class EvalHook(Hook):
         scores = collect_scores(model, self.dataloader, runner.speed, len(self.dataloader.dataset))
         model.train(was_training)
         results = self.dataloader.dataset.evaluate(scores, logger=runner.logger, **self.eval_kwargs)
-        ema = next((h for h in runner.hooks if type(h).__name__ == 'EMAHook'), None)
+        ema = next((h for h in runner.hooks if isinstance(h, EMAHook)), None)
         if ema is not None and ema.ema:
             ema.swap(runner)
             try:
@@ -161,6 +168,8 @@ class EvalHook(Hook):
         runner.log_record({'mode': 'val', 'epoch': epoch, 'iter': runner.iter + (0 if self.by_epoch else 1),
                            **{k: float(v) for k, v in results.items() if np.isscalar(v)}})
         runner.last_eval = results
+        where = f'epoch {epoch}' if self.by_epoch else f'iter {runner.iter + 1}'
+        runner.logger.info(format_evaluation(results, where))
         self._save_best(runner, results, epoch)
         return results
 

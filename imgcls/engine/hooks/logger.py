@@ -1,4 +1,4 @@
-"""Logging: a progress bar on the terminal, ``log.jsonl`` in the work dir, TensorBoard.
+"""Logging: a progress bar on the terminal and ``log.jsonl`` in the work dir (trackers: ``trackers.py``).
 
 Training losses stay on the device as tensors and are averaged in :class:`LogBuffer`; they are copied
 to the host once every ``log_config.interval`` iterations, so logging costs no sync per step.
@@ -151,39 +151,6 @@ class TextLoggerHook(LoggerHook):
         else:
             ep = f"epoch {record['epoch']} " if self.by_epoch else ''
             runner.logger.info(f"{ep}iter {record['iter']}/{runner.max_iters}: {text}")
-
-
-@HOOKS.register_module()
-class TensorboardLoggerHook(LoggerHook):
-    """Scalars to ``WORK_DIR/tensorboard`` (needs the ``tensorboard`` package)."""
-
-    def __init__(self, interval: int = 10, log_dir: str | None = None, **kwargs):
-        super().__init__(interval, **kwargs)
-        self.log_dir = log_dir
-        self.writer = None
-
-    def before_run(self, runner) -> None:
-        if not is_main_process():
-            return
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError as e:
-            from ...errors import ConfigError
-            raise ConfigError('log_config has a TensorboardLoggerHook but the tensorboard package is not '
-                              'installed: pip install tensorboard (or remove the hook)') from e
-        self.writer = SummaryWriter(self.log_dir or str(Path(runner.work_dir) / 'tensorboard'))
-
-    def write(self, runner, record: dict) -> None:
-        if self.writer is None:
-            return
-        mode = record.get('mode', 'train')
-        for key, value in record.items():
-            if isinstance(value, (int, float)) and key not in ('epoch', 'iter'):
-                self.writer.add_scalar(f'{mode}/{key}', value, record.get('iter', 0))
-
-    def after_run(self, runner) -> None:
-        if self.writer is not None:
-            self.writer.close()
 
 
 def _fmt_eta(seconds: float) -> str:

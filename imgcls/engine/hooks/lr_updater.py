@@ -148,6 +148,27 @@ class CosineAnnealingLrUpdaterHook(LrUpdaterHook):
         return annealing_cos(base_lr, _target_lr(base_lr, self.min_lr, self.min_lr_ratio), cur / total)
 
 
+@HOOKS.register_module(name=['CosineAnnealingCooldownLrUpdaterHook', 'CosineAnnealingCooldown'])
+class CosineAnnealingCooldownLrUpdaterHook(CosineAnnealingLrUpdaterHook):
+    """Cosine decay to the target lr over all but the last ``cool_down_time`` epochs (or iterations), then
+    ``target * cool_down_ratio`` for those (mmcls 0.x, used by its T2T-ViT recipes)."""
+
+    def __init__(self, min_lr: float | None = None, min_lr_ratio: float | None = None, cool_down_ratio: float = 0.1,
+                 cool_down_time: int = 10, **kwargs):
+        if not isinstance(cool_down_time, int) or cool_down_time < 0:
+            raise ConfigError(f'lr_config.cool_down_time must be an int >= 0, got {cool_down_time!r}')
+        self.cool_down_ratio, self.cool_down_time = cool_down_ratio, cool_down_time
+        super().__init__(min_lr=min_lr, min_lr_ratio=min_lr_ratio, **kwargs)
+
+    def get_lr(self, runner, base_lr):
+        cur, total = self.progress(runner)
+        target = _target_lr(base_lr, self.min_lr, self.min_lr_ratio)
+        anneal_end = total - self.cool_down_time
+        if cur > anneal_end or anneal_end <= 0:
+            return target * self.cool_down_ratio
+        return annealing_cos(base_lr, target, cur / anneal_end)
+
+
 @HOOKS.register_module(name=['LinearAnnealingLrUpdaterHook', 'LinearAnnealing', 'linear', 'Linear'])
 class LinearAnnealingLrUpdaterHook(CosineAnnealingLrUpdaterHook):
     """Linear decay from the base lr to ``min_lr`` over the run."""
@@ -256,7 +277,7 @@ def build_lr_updater(lr_config: dict | None) -> LrUpdaterHook | None:
     cfg = dict(lr_config)
     if 'policy' not in cfg and 'type' not in cfg:
         raise ConfigError(f'lr_config needs a "policy" key (step, CosineAnnealing, poly, exp, fixed, '
-                          f'CosineRestart, OneCycle, linear), got {cfg!r}')
+                          f'CosineRestart, CosineAnnealingCooldown, OneCycle, linear), got {cfg!r}')
     policy = cfg.pop('policy', None) or cfg.pop('type')
     if isinstance(policy, str) and policy not in HOOKS and policy + 'LrUpdaterHook' in HOOKS:
         policy = policy + 'LrUpdaterHook'

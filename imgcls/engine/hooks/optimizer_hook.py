@@ -1,52 +1,48 @@
-"""Backward pass, gradient clipping, accumulation and the optimizer step."""
+"""``optimizer_config``: the settings of the training step (clip, accumulation, fp16 loss scale).
+
+The step itself (backward, clip, step, scaler) is :class:`imgcls.engine.step.TrainStep`; registering one of
+these hooks with the runner hands it these settings. The three mmcv names are accepted as they are.
+"""
 
 from __future__ import annotations
 
-import torch
-
 from ...errors import ConfigError
+from ..warn import warn_once
 from .hook import HOOKS, Hook
 
 
 @HOOKS.register_module(name=['OptimizerHook', 'GradientCumulativeOptimizerHook', 'Fp16OptimizerHook'])
 class OptimizerHook(Hook):
-    """``optimizer_config=dict(grad_clip=dict(max_norm=35, norm_type=2), cumulative_iters=1)``."""
+    """``optimizer_config=dict(grad_clip=dict(max_norm=35, norm_type=2), cumulative_iters=1)``.
+
+    ``cumulative_iters=N`` accumulates the gradients of N iterations per update (the loss of each is divided
+    by N; groups start at each epoch's first iteration and a shorter last group is divided by its own size).
+    ``loss_scale`` (from ``fp16=dict(loss_scale=...)`` or ``Fp16OptimizerHook``) is ``'dynamic'``, a fixed
+    number or GradScaler arguments; it applies when training runs in fp16 (CUDA GPUs without bf16).
+    """
 
     priority = 'ABOVE_NORMAL'
 
     def __init__(self, grad_clip: dict | None = None, cumulative_iters: int = 1, detect_anomalous_params=False,
                  loss_scale=None, distributed: bool = True, coalesce: bool = True, bucket_size_mb: int = -1):
-        # loss_scale / distributed / coalesce / bucket_size_mb: mmcls 0.x options handled elsewhere
-        # (the fp16 loss scaler lives in the runner; DDP does the gradient reduction)
+        # distributed / coalesce / bucket_size_mb: mmcv's own gradient all-reduce, which DDP does here
         if grad_clip is not None and not (isinstance(grad_clip, dict) and 'max_norm' in grad_clip):
             raise ConfigError(f'optimizer_config.grad_clip must be None or a dict with max_norm, got {grad_clip!r}')
+        if grad_clip is not None:
+            unknown = sorted(set(grad_clip) - {'max_norm', 'norm_type', 'error_if_nonfinite', 'foreach'})
+            if unknown:
+                raise ConfigError(f'optimizer_config.grad_clip has unknown key(s) {unknown}; use max_norm and '
+                                  'norm_type')
         if not isinstance(cumulative_iters, int) or cumulative_iters < 1:
             raise ConfigError(f'optimizer_config.cumulative_iters must be an int >= 1, got {cumulative_iters!r}')
-        self.grad_clip = grad_clip
+        if detect_anomalous_params:
+            warn_once(None, 'optimizer_config.detect_anomalous_params',
+                      'optimizer_config.detect_anomalous_params is ignored: DDP reports parameters without '
+                      'gradients itself (find_unused_parameters)')
+        self.grad_clip = dict(grad_clip) if grad_clip is not None else None
         self.cumulative_iters = cumulative_iters
+        self.loss_scale = loss_scale
 
-    def before_run(self, runner) -> None:
-        runner.optimizer.zero_grad(set_to_none=True)
-
-    def after_train_iter(self, runner) -> None:
-        loss = runner.outputs['loss']
-        if self.cumulative_iters > 1:
-            loss = loss / self.cumulative_iters
-        scaler = runner.scaler
-        (scaler.scale(loss) if scaler is not None else loss).backward()
-        # step every cumulative_iters iterations and at the end of the epoch
-        if not (self.every_n_iters(runner, self.cumulative_iters) or self.end_of_epoch(runner)):
-            return
-        if scaler is not None:
-            scaler.unscale_(runner.optimizer)
-        if self.grad_clip is not None:
-            params = [p for g in runner.optimizer.param_groups for p in g['params'] if p.grad is not None]
-            if params:
-                norm = torch.nn.utils.clip_grad_norm_(params, **self.grad_clip)
-                runner.log_buffer.update({'grad_norm': norm.detach()}, 1)
-        if scaler is not None:
-            scaler.step(runner.optimizer)
-            scaler.update()
-        else:
-            runner.optimizer.step()
-        runner.optimizer.zero_grad(set_to_none=True)
+    def step_settings(self) -> dict:
+        """The keyword arguments of :meth:`imgcls.engine.step.TrainStep.configure`."""
+        return dict(grad_clip=self.grad_clip, cumulative_iters=self.cumulative_iters, loss_scale=self.loss_scale)

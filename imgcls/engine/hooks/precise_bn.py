@@ -6,8 +6,10 @@ import itertools
 
 import torch
 
+from ...errors import ConfigError
 from ..checkpoint import unwrap_model
-from ..dist import all_reduce_mean
+from ..dist import all_reduce_mean, get_world_size
+from ..warn import warn_once
 from .hook import HOOKS, Hook
 
 
@@ -24,7 +26,15 @@ class PreciseBNHook(Hook):
     priority = 35
 
     def __init__(self, num_samples: int = 8192, interval: int = 1):
+        for key, value in (('num_samples', num_samples), ('interval', interval)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f'PreciseBNHook {key} must be a positive int, got {value!r}')
         self.num_samples, self.interval = num_samples, interval
+
+    def before_run(self, runner) -> None:
+        if not runner.by_epoch:
+            warn_once(runner.logger, 'PreciseBNHook', 'custom_hooks: PreciseBNHook runs after training epochs '
+                      '(every `interval` epochs, as in mmcls); with an IterBasedRunner it never runs')
 
     def after_train_epoch(self, runner) -> None:
         if runner.by_epoch and self.every_n_epochs(runner, self.interval):
@@ -39,7 +49,8 @@ class PreciseBNHook(Hook):
             return
         loader = runner.train_loader
         batch_size = loader.batch_size or 1
-        num_iters = max(1, min(len(loader), self.num_samples // batch_size))
+        # num_samples over all processes, as mmcls counts them
+        num_iters = max(1, min(len(loader), self.num_samples // (batch_size * get_world_size())))
         momenta = [bn.momentum for bn in bns]
         for bn in bns:
             bn.reset_running_stats()
@@ -48,7 +59,8 @@ class PreciseBNHook(Hook):
         model.train()
         for data in itertools.islice(loader, num_iters):
             with runner.speed.autocast():
-                img, _ = model.data_preprocessor(data['img'], data.get('gt_label'), training=False)
+                # the training batches as the step sees them (batch augments included), as mmcls does
+                img, _ = model.data_preprocessor(data['img'], data.get('gt_label'), training=True)
                 model.extract_feat(img)
         for bn, momentum in zip(bns, momenta):
             bn.momentum = momentum

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import torch
@@ -71,10 +72,21 @@ class ClsHead(nn.Module):
         # avg_factor=N: per-sample losses (summed over classes for BCE) are averaged over the batch
         loss = self.compute_loss(cls_score, gt_label, avg_factor=num_samples, **kwargs)
         if self.cal_acc:
+            self._clip_topk(cls_score.shape[1])
             acc = self.compute_accuracy(cls_score, gt_label)
             losses['accuracy'] = {f'top-{k}': a for k, a in zip(self.topk, acc)}
         losses['loss'] = loss
         return losses
+
+    def _clip_topk(self, num_classes: int) -> None:
+        """Drop the k larger than the number of classes (a top-5 of 2 classes is always 100%), said once."""
+        kept = tuple(k for k in self.topk if k <= num_classes) or (1,)
+        if kept == self.topk:
+            return
+        logging.getLogger('imgcls').warning(
+            f'{type(self).__name__}: topk={self.topk} clipped to {kept}: there are only {num_classes} classes')
+        self.topk = kept
+        self.compute_accuracy = Accuracy(topk=kept, thrs=None)
 
     def forward_train(self, cls_score, gt_label: torch.Tensor, **kwargs) -> dict:
         """Return the losses dict of ``cls_score`` (or the last element of a tuple of them)."""
