@@ -35,7 +35,7 @@ class _Data(torch.utils.data.Dataset):
 REQUIRED = {
     'EvalHook': dict(dataloader=DataLoader(_Data(), batch_size=2)),
     'StepLrUpdaterHook': dict(step=1), 'ExpLrUpdaterHook': dict(gamma=0.9),
-    'CosineRestartLrUpdaterHook': dict(periods=[1]),
+    'CosineRestartLrUpdaterHook': dict(periods=[1]), 'StopAtTargetHook': dict(target=97.0),
 }
 HOOK_CLASSES = sorted({cls for cls in HOOKS.module_dict.values()}, key=lambda c: c.__name__)
 POINTS = ('before_run', 'after_run', 'before_train_epoch', 'after_train_epoch', 'before_train_iter',
