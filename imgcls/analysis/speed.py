@@ -91,22 +91,11 @@ def _num_classes(cfg) -> int:
 
 
 def _train_step_fn(model, optimizer, speed, batch):
-    from ..apis.train import TrainStep
-    step_module = torch.compile(TrainStep(model)) if speed.compile else TrainStep(model)
-    scaler = torch.amp.GradScaler(speed.device.type) if speed.use_scaler else None
-
-    def step():
-        with speed.autocast():
-            loss = step_module(batch)['loss']
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
-    return step
+    """The engine's own training step (forward, loss, backward, optimizer step, loss scaling) on ``batch``."""
+    from ..engine.step import StepForward, TrainStep
+    forward = StepForward(model)
+    step = TrainStep(torch.compile(forward) if speed.compile else forward, optimizer, speed)
+    return lambda: step(batch)
 
 
 def _inference_fn(model, speed, batch):
