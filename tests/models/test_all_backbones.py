@@ -47,6 +47,7 @@ SMALL: dict[str, tuple[dict, int]] = {
         stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
                     num_channels=(4, 8, 16, 32)))), 64),
     'VAN': (dict(arch=dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 2, 1], ffn_ratios=[2, 2, 2, 2])), 64),
+    'PoolFormer': (dict(arch=dict(layers=[1, 1, 2, 1], embed_dims=[8, 16, 24, 32], mlp_ratios=[2, 2, 2, 2])), 64),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),
