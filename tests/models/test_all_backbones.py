@@ -49,6 +49,8 @@ SMALL: dict[str, tuple[dict, int]] = {
     'VAN': (dict(arch=dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 2, 1], ffn_ratios=[2, 2, 2, 2])), 64),
     'PoolFormer': (dict(arch=dict(layers=[1, 1, 2, 1], embed_dims=[8, 16, 24, 32], mlp_ratios=[2, 2, 2, 2])), 64),
     'ConvMixer': (dict(arch=dict(embed_dims=8, depth=3, patch_size=4, kernel_size=3)), 32),
+    'HorNet': (dict(arch=dict(base_dim=8, depths=[1, 1, 2, 1], orders=[2, 2, 3, 3],
+                              dw_cfg=[dict(type='DW', kernel_size=5)] * 2 + [dict(type='GF', h=4, w=3)] * 2)), 64),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),

@@ -29,7 +29,6 @@ def test_parameters_equal_mmcls(config):
     assert config_params(f'convmixer/{config}') == PUBLISHED[config][0]
 
 
-@pytest.mark.slow  # ~6 s of counting
 @pytest.mark.parametrize('config', ['convmixer-1024-20_10xb64_in1k.py'])
 def test_macs_agree_with_the_published_flops(config):
     """mmcls's figure leaves out the depthwise convs (padding='same') and counts norms and activations:

@@ -31,7 +31,6 @@ def test_parameters_equal_mmcls(config):
     assert config_params(f'poolformer/{config}') == PUBLISHED[config][0]
 
 
-@pytest.mark.slow  # ~5 s of counting
 def test_macs_agree_with_the_published_flops():
     """mmcls's FLOPs also count the pooling, GroupNorms and GELUs: the conv/linear MACs are ~3.5% fewer."""
     config = 'poolformer-s12_32xb128_in1k.py'

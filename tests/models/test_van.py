@@ -36,7 +36,6 @@ def test_parameters_equal_mmcls(config):
     assert round(config_params(f'van/{config}') / 1e6, 2) == PUBLISHED[config][0]
 
 
-@pytest.mark.slow  # ~6 s: counting through the depthwise convs
 def test_macs_agree_with_the_published_flops():
     """mmcls's FLOPs also count norms, activations and the attention product: conv/linear MACs are ~2% fewer."""
     with torch.device('meta'):
