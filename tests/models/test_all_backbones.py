@@ -51,6 +51,9 @@ SMALL: dict[str, tuple[dict, int]] = {
     'ConvMixer': (dict(arch=dict(embed_dims=8, depth=3, patch_size=4, kernel_size=3)), 32),
     'HorNet': (dict(arch=dict(base_dim=8, depths=[1, 1, 2, 1], orders=[2, 2, 3, 3],
                               dw_cfg=[dict(type='DW', kernel_size=5)] * 2 + [dict(type='GF', h=4, w=3)] * 2)), 64),
+    # attention blocks with position biases for 7x7 tokens: 224 px
+    'EfficientFormer': (dict(arch=dict(layers=[1, 1, 1, 2], embed_dims=[8, 16, 24, 32],
+                                       downsamples=[False, True, True, True], vit_num=1)), 224),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),

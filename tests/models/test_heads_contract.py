@@ -27,6 +27,8 @@ SMALL: dict[str, tuple[dict, str]] = {
     'MultiLabelLinearClsHead': (FEATURES, 'features'),
     'StackedLinearClsHead': (dict(mid_channels=[6], **FEATURES), 'features'),
     'VisionTransformerClsHead': (dict(hidden_dim=6, **FEATURES), 'vit'),
+    # a distilled head (the default) infers only: see test_efficientformer.py
+    'EfficientFormerClsHead': (dict(distillation=False, **FEATURES), 'features'),
 }
 DEFAULT = (FEATURES, 'features')
 NAMES = sorted(k for k in HEADS.keys() if getattr(HEADS.get(k), '__module__', '').startswith('imgcls.'))
