@@ -67,3 +67,14 @@ def check_mmcls_checkpoint(cfg: Config, fixture: str, tmp_path: Path, side: int 
         want = model.simple_test(x, post_process=False, softmax=False)
         got = loaded.simple_test(x, post_process=False, softmax=False)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def load_reference_weights(model: nn.Module, reference: nn.Module, rename, fold_bias: tuple[str, ...] = ()) -> None:
+    """Copy ``reference``'s (randomized) weights into ``model`` through ``rename`` (reference key → model key),
+    strictly. ``fold_bias`` names reference convs followed by a BatchNorm whose bias the model does not have:
+    in eval mode ``bn(conv(x) + b)`` is ``bn'(conv(x))`` with ``running_mean' = running_mean - b``."""
+    source = dict(reference.state_dict())
+    for conv, norm in fold_bias:
+        bias = source.pop(f'{conv}.bias')
+        source[f'{norm}.running_mean'] = source[f'{norm}.running_mean'] - bias
+    model.load_state_dict({rename(k): v for k, v in source.items()}, strict=True)

@@ -72,3 +72,27 @@ def test_mmcls_checkpoint_loads_and_gives_the_same_logits(tmp_path):
     cfg.model.backbone.arch = TINY
     cfg.model.head.in_channels, cfg.model.head.num_classes = 8, 10
     check_mmcls_checkpoint(cfg, 'convmixer_tiny_mmcls_keys.json', tmp_path, side=32)
+
+
+def test_logits_equal_timms_convmixer():
+    """timm's ConvMixer gives the same logits from the same weights (its ``blocks`` are imgcls's ``stages``)."""
+    pytest.importorskip('timm')
+    from mmcls_family_checks import load_reference_weights, randomize
+    from timm.models.convmixer import ConvMixer as TimmConvMixer
+    reference = TimmConvMixer(dim=8, depth=3, kernel_size=3, patch_size=4, num_classes=10).eval()
+    randomize(reference)
+    cfg = Config.fromfile(CONFIGS / 'convmixer' / 'convmixer-1024-20_10xb64_in1k.py')  # GELU, as timm's default
+    cfg.model.backbone.arch = TINY
+    cfg.model.head.in_channels, cfg.model.head.num_classes = 8, 10
+    model = build_classifier(cfg.model).eval()
+
+    def rename(key: str) -> str:
+        if key.startswith('head.'):
+            return 'head.fc.' + key[len('head.'):]
+        return 'backbone.' + key.replace('blocks.', 'stages.', 1)
+
+    load_reference_weights(model, reference, rename)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model.simple_test(x, softmax=False, post_process=False), reference(x),
+                                   atol=1e-5, rtol=1e-5)

@@ -98,3 +98,39 @@ def test_mmcls_checkpoint_loads_and_gives_the_same_logits(tmp_path):
     cfg.model.neck[0] = dict(type='HRFuseScales', in_channels=(4, 8, 16, 32), out_channels=64)
     cfg.model.head.in_channels, cfg.model.head.num_classes = 64, 10
     check_mmcls_checkpoint(cfg, 'hrnet_tiny_mmcls_keys.json', tmp_path)
+
+
+def test_logits_equal_timms_hrnet():
+    """timm's classification HRNet (the same network; its neck convs have biases, folded here) gives the same
+    logits from the same weights: the forward pass, not only the key layout, is HRNet's."""
+    pytest.importorskip('timm')
+    from mmcls_family_checks import load_reference_weights, randomize
+    from timm.models.hrnet import HighResolutionNet
+    stages = {name: dict(block_type=stage['block'], fuse_method='SUM',
+                         **{k: v for k, v in stage.items() if k != 'block'}) for name, stage in TINY.items()}
+    torch.manual_seed(0)
+    reference = HighResolutionNet(dict(stem_width=64, **stages), num_classes=10).eval()
+    randomize(reference)
+    cfg = Config.fromfile(CONFIGS / 'hrnet' / 'hrnet-w18_4xb32_in1k.py')
+    cfg.model.backbone = dict(type='HRNet', extra=TINY)
+    cfg.model.neck[0].in_channels = (4, 8, 16, 32)
+    cfg.model.head.num_classes = 10
+    model = build_classifier(cfg.model).eval()
+
+    def rename(key: str) -> str:
+        for old, new in (('incre_modules.', 'neck.0.increase_layers.'), ('classifier.', 'head.fc.'),
+                         ('final_layer.0.', 'neck.0.final_layer.conv.'), ('final_layer.1.', 'neck.0.final_layer.bn.')):
+            if key.startswith(old):
+                return new + key[len(old):]
+        if key.startswith('downsamp_modules.'):
+            _, i, part, rest = key.split('.', 3)
+            return f'neck.0.downsample_layers.{i}.{"conv" if part == "0" else "bn"}.{rest}'
+        return 'backbone.' + key
+
+    folds = tuple((f'downsamp_modules.{i}.0', f'downsamp_modules.{i}.1') for i in range(3)) + \
+        (('final_layer.0', 'final_layer.1'),)
+    load_reference_weights(model, reference, rename, folds)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model.simple_test(x, softmax=False, post_process=False), reference(x),
+                                   atol=1e-4, rtol=1e-4)
