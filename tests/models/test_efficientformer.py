@@ -102,3 +102,40 @@ def test_mmcls_checkpoint_loads_and_gives_the_same_logits(tmp_path):
     cfg.model.backbone.arch = TINY
     cfg.model.head.in_channels, cfg.model.head.num_classes = 32, 10
     check_mmcls_checkpoint(cfg, 'efficientformer_tiny_mmcls_keys.json', tmp_path, side=224)
+
+
+def test_logits_equal_timms_efficientformer():
+    """timm's EfficientFormer (distilled head included) gives the same logits from the same weights."""
+    pytest.importorskip('timm')
+    from mmcls_family_checks import load_reference_weights, randomize
+    from timm.models.efficientformer import EfficientFormer as TimmEfficientFormer
+    reference = TimmEfficientFormer(depths=tuple(TINY['layers']), embed_dims=tuple(TINY['embed_dims']),
+                                    num_vit=TINY['vit_num'], num_classes=10).eval()
+    randomize(reference)
+    cfg = Config.fromfile(CONFIGS / 'efficientformer' / 'efficientformer-l1_8xb128_in1k.py')
+    cfg.model.backbone.arch = TINY
+    cfg.model.head.in_channels, cfg.model.head.num_classes = 32, 10
+    model = build_classifier(cfg.model).eval()
+    fixed = {'stem.conv1': 'patch_embed.0.conv', 'stem.norm1': 'patch_embed.0.bn', 'stem.conv2': 'patch_embed.1.conv',
+             'stem.norm2': 'patch_embed.1.bn', 'norm': 'norm3'}
+
+    def rename(key: str) -> str:
+        module, _, name = key.rpartition('.')
+        if module in ('head', 'head_dist'):
+            return f'head.{"dist_head" if module == "head_dist" else "head"}.{name}'
+        if module in fixed:
+            return f'backbone.{fixed[module]}.{name}'
+        parts = module.split('.')  # stages.<i>.downsample.<conv|norm> or stages.<i>.blocks.<j>...
+        stage = int(parts[1])
+        if parts[2] == 'downsample':
+            return f'backbone.network.{stage}.0.{"conv" if parts[3] == "conv" else "bn"}.{name}'
+        # imgcls's stage starts with its downsampling conv, when it has one
+        index = int(parts[3]) + int(TINY['downsamples'][stage])
+        name = 'weight' if name == 'gamma' else name
+        return '.'.join(['backbone.network', str(stage), str(index), *parts[4:], name])
+
+    load_reference_weights(model, reference, rename)
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(model.simple_test(x, softmax=False, post_process=False), reference(x),
+                                   atol=1e-5, rtol=1e-5)
