@@ -84,3 +84,34 @@ def test_mmcls_checkpoint_loads_and_gives_the_same_logits(tmp_path):
     cfg.model.backbone.arch = TINY
     cfg.model.head.in_channels, cfg.model.head.num_classes = 32, 10
     check_mmcls_checkpoint(cfg, 'poolformer_tiny_mmcls_keys.json', tmp_path)
+
+
+def test_blocks_equal_timms_poolformer():
+    """timm's PoolFormer runs the same stem, blocks and downsampling (its head pools before the norm, mmcls's
+    norms before pooling): from the same weights the last stage's maps are equal."""
+    timm = pytest.importorskip('timm')
+    from mmcls_family_checks import randomize
+    reference = timm.create_model('poolformer_s12', pretrained=False, num_classes=10).eval()
+    randomize(reference)
+    model = build_backbone(dict(type='PoolFormer', arch='s12')).eval()
+    weights = {}
+    for key, value in reference.state_dict().items():
+        if key.startswith('head.'):
+            continue
+        key = key.replace('layer_scale1.scale', 'layer_scale_1').replace('layer_scale2.scale', 'layer_scale_2')
+        if key.startswith('stem.'):
+            key = 'patch_embed.proj.' + key.split('.')[-1]
+        elif '.downsample.' in key:
+            key = f'network.{2 * int(key.split(".")[1]) - 1}.proj.{key.split(".")[-1]}'
+        else:  # stages.<i>.blocks.<j>.<rest>
+            _, stage, _, rest = key.split('.', 3)
+            key = f'network.{2 * int(stage)}.{rest}'
+        weights[key] = value
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    assert not unexpected and missing == ['norm6.weight', 'norm6.bias']
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        ours = model.patch_embed(x)
+        for module in model.network:
+            ours = module(ours)
+        torch.testing.assert_close(ours, reference.forward_features(x), atol=1e-5, rtol=1e-5)
