@@ -141,6 +141,7 @@ class EfficientFormer(BaseBackbone):
         out_indices: stages whose normed outputs are returned (-1: the last).
         frozen_stages: freeze the stem (0) and the first ``frozen_stages`` stages (-1: nothing).
         act_cfg / drop_rate / drop_path_rate / use_layer_scale: of the blocks.
+        norm_eval: keep BatchNorm layers in eval mode while training (not in mmcls 0.25's EfficientFormer).
     """
 
     arch_settings = {
@@ -155,8 +156,10 @@ class EfficientFormer(BaseBackbone):
     def __init__(self, arch: str | Mapping = 'l1', in_channels: int = 3, pool_size: int = 3, mlp_ratios: float = 4,
                  reshape_last_feat: bool = False, out_indices: int | Sequence[int] = -1, frozen_stages: int = -1,
                  act_cfg: Mapping = dict(type='GELU'), drop_rate: float = 0., drop_path_rate: float = 0.,  # noqa: B006
-                 use_layer_scale: bool = True, init_cfg: Mapping | Sequence[Mapping] | None = None):
+                 use_layer_scale: bool = True, norm_eval: bool = False,
+                 init_cfg: Mapping | Sequence[Mapping] | None = None):
         super().__init__(init_cfg)
+        self.norm_eval = norm_eval
         self.num_extra_tokens = 0  # no class or distillation token
         arch = self._arch(arch)
         self.layers, self.embed_dims = arch['layers'], arch['embed_dims']
