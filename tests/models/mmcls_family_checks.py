@@ -3,7 +3,9 @@
 - ``config_params``: parameters of a config's classifier, counted on the meta device (nothing allocated).
 - ``check_mmcls_checkpoint``: a checkpoint in mmcls 0.25's layout (``meta``, ``state_dict``, ``optimizer``) whose
   keys and shapes are the recorded mmcls ones loads strictly through ``init_model`` and gives the logits of the
-  model it was saved from.
+  model it was saved from. The ``fixtures/*_mmcls_keys.json`` lists were written from a tiny model of each family
+  and compared by hand, module by module, with mmcls 0.25's source (mmcls itself could not be run to save them).
+- ``load_reference_weights``: copy an independent implementation's weights (timm's) to compare logits.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def key_shapes(model: nn.Module) -> list[list]:
 
 def check_mmcls_checkpoint(cfg: Config, fixture: str, tmp_path: Path, side: int = 64) -> None:
     """Save a randomly weighted model of ``cfg`` in mmcls's checkpoint layout, check its keys and shapes against
-    ``fixtures/<fixture>`` (recorded from mmcls's module structure), load it with ``init_model``, compare logits."""
+    ``fixtures/<fixture>``, load it with ``init_model``, compare logits."""
     prepare_config(cfg)
     model = build_model(cfg).eval()
     randomize(model)
