@@ -58,7 +58,7 @@ class GlobalLocalFilter(nn.Module):
         return self.post_norm(mixed)
 
 
-class gnConv(nn.Module):  # noqa: N801 - mmcls's name, which the state-dict keys do not show but users may
+class gnConv(nn.Module):  # noqa: N801 - mmcls's class name, kept for code that imports it
     """Recursive gated conv of ``order``: one projection gives a gate and (order) features of doubling widths;
     a spatial mixer (``dwconv``) runs on the features; each step multiplies by the next feature, 1x1 between."""
 
