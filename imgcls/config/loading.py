@@ -1,4 +1,5 @@
-"""Reading config files: formats, ``_base_`` inheritance, ``_delete_``, ``custom_imports``."""
+"""Reading config files: formats, ``_base_`` inheritance (and ``{{_base_.key}}`` references), ``_delete_``,
+``custom_imports``."""
 
 from __future__ import annotations
 
@@ -56,8 +57,36 @@ def _error_lineno(err: BaseException, path: str) -> int | None:
     return lineno
 
 
+# ``{{ _base_.dotted.key }}`` in a .py config (mmcv's syntax) stands for a value of the merged bases: it is read
+# as a marker string, and the marker replaced by that value once the bases are loaded
+_BASE_REF = re.compile(r'\{\{\s*_base_\.([A-Za-z_][\w.]*)\s*\}\}')
+_REF_MARKER = '__imgcls_base_ref__:'
+
+
+def _mark_base_refs(text: str) -> str:
+    return _BASE_REF.sub(lambda m: repr(_REF_MARKER + m.group(1)), text)
+
+
+def _resolve_base_refs(value: Any, bases: Mapping, path: str) -> Any:
+    """``value`` with every ``{{_base_.key}}`` marker replaced by ``key``'s value in the merged ``bases``."""
+    if isinstance(value, str) and value.startswith(_REF_MARKER):
+        key, found = value[len(_REF_MARKER):], bases
+        for part in key.split('.'):
+            if not isinstance(found, Mapping) or part not in found:
+                raise ConfigError(f'config {path} refers to {{{{_base_.{key}}}}}, which its _base_ files do not '
+                                  'define: check the name, or define the value in this file')
+            found = found[part]
+        return found
+    if isinstance(value, dict):
+        return {k: _resolve_base_refs(v, bases, path) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_resolve_base_refs(v, bases, path) for v in value)
+    return value
+
+
 def _load_py(path: str, text: str) -> dict:
     """Execute a ``.py`` config and keep its public variables (plus ``_base_``)."""
+    text = _mark_base_refs(text)
     try:
         code = compile(text, path, 'exec', dont_inherit=True)
     except SyntaxError as e:
@@ -211,7 +240,7 @@ def _load_tree(path: str, chain: list[str], referenced_by: str | None = None
         raise ConfigError(_cycle_message(chain, real))
     content, text = _load_single(path, referenced_by)
     if _BASE_KEY not in content:
-        return _strip_delete(content), [(path, text)]
+        return _strip_delete(_resolve_base_refs(content, {}, path)), [(path, text)]
     merged: dict = {}
     origin: dict[Any, str] = {}
     sources: list[tuple[str, str]] = []
@@ -226,6 +255,7 @@ def _load_tree(path: str, chain: list[str], referenced_by: str | None = None
             origin[key] = base_path
         merged.update(base_cfg)
         sources += base_sources
+    content = _resolve_base_refs(content, merged, path)
     return _strip_delete(_merge(merged, content)), sources + [(path, text)]
 
 

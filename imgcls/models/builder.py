@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch.nn as nn
 
+from ..errors import ConfigError
 from ..registry import Registry, build_from_cfg
 
 BACKBONES = Registry('backbone')
@@ -22,8 +23,24 @@ def build_backbone(cfg: Mapping, path: str | None = None) -> nn.Module:
     return build_from_cfg(cfg, BACKBONES, path=path)
 
 
-def build_neck(cfg: Mapping, path: str | None = None) -> nn.Module:
-    """Build a neck, e.g. ``dict(type='GlobalAveragePooling')``."""
+class NeckSequence(nn.Sequential):
+    """Necks applied in turn, from a config list (mmcls's layout: keys ``neck.0.``, ``neck.1.``...)."""
+
+    def init_weights(self) -> None:
+        """Initialise each neck that has its own ``init_weights``."""
+        for neck in self:
+            if hasattr(neck, 'init_weights'):
+                neck.init_weights()
+
+
+def build_neck(cfg: Mapping | Sequence[Mapping], path: str | None = None) -> nn.Module:
+    """Build a neck, e.g. ``dict(type='GlobalAveragePooling')``, or a list of them applied in turn."""
+    if isinstance(cfg, (list, tuple)):
+        if not cfg:
+            raise ConfigError(f'the neck list{f" at {path}" if path else ""} is empty: give at least one neck '
+                              'config, or no neck at all')
+        return NeckSequence(*(build_from_cfg(c, NECKS, path=f'{path}[{i}]' if path else None)
+                              for i, c in enumerate(cfg)))
     return build_from_cfg(cfg, NECKS, path=path)
 
 

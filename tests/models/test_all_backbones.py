@@ -8,12 +8,14 @@ smaller size to stay fast.
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import imgcls.models  # noqa: F401  (registers every backbone)
+from imgcls.errors import ConfigError
 from imgcls.models.builder import BACKBONES, build_backbone
 
 # type -> (kwargs, input side): the smallest settings that still exercise the architecture
@@ -49,6 +51,20 @@ SMALL: dict[str, tuple[dict, int]] = {
     'CSPResNet': (dict(depth=50), 32),
     'CSPResNeXt': (dict(depth=50), 32),
     'ShuffleNetV1': (dict(groups=2, widen_factor=0.25), 32),
+    'HRNet': (dict(extra=dict(
+        stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(1,), num_channels=(8,)),
+        stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(1, 1), num_channels=(4, 8)),
+        stage3=dict(num_modules=1, num_branches=3, block='BASIC', num_blocks=(1, 1, 1), num_channels=(4, 8, 16)),
+        stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
+                    num_channels=(4, 8, 16, 32)))), 64),
+    'VAN': (dict(arch=dict(embed_dims=[8, 16, 24, 32], depths=[1, 1, 2, 1], ffn_ratios=[2, 2, 2, 2])), 64),
+    'PoolFormer': (dict(arch=dict(layers=[1, 1, 2, 1], embed_dims=[8, 16, 24, 32], mlp_ratios=[2, 2, 2, 2])), 64),
+    'ConvMixer': (dict(arch=dict(embed_dims=8, depth=3, patch_size=4, kernel_size=3)), 32),
+    'HorNet': (dict(arch=dict(base_dim=8, depths=[1, 1, 2, 1], orders=[2, 2, 3, 3],
+                              dw_cfg=[dict(type='DW', kernel_size=5)] * 2 + [dict(type='GF', h=4, w=3)] * 2)), 64),
+    # attention blocks with position biases for 7x7 tokens: 224 px
+    'EfficientFormer': (dict(arch=dict(layers=[1, 1, 1, 2], embed_dims=[8, 16, 24, 32],
+                                       downsamples=[False, True, True, True], vit_num=1)), 224),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),
@@ -147,3 +163,61 @@ def test_out_indices_and_frozen_stages(name):
         assert all(not m.training for m in frozen_norms), f'{name}: a frozen BatchNorm is in training mode'
         # the frozen norms' statistics do not move while the rest of the model trains
         assert all(torch.equal(b, m.running_mean) for b, m in zip(before, frozen_norms))
+
+
+def _last_index(name: str) -> int:
+    """The highest out_indices value ``name`` takes, read from the error an out-of-range index gives."""
+    with pytest.raises(ConfigError) as error:
+        _build(name, out_indices=(99,))
+    message = str(error.value)
+    found = re.search(rf'{name} out_indices=\(99,\): 99 is not a stage index; use 0\.\.(\d+) '
+                         rf'\(or -(\d+)\.\.-1, counting from the end\)$', message)
+    assert found, f'{name}: the out_indices error does not follow the shared wording: {message}'
+    assert int(found[1]) + 1 == int(found[2])
+    return int(found[1])
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_one_out_indices_rule(name):
+    """Every backbone takes negative out_indices (counting from the end) and rejects the rest alike."""
+    if not _accepts(BACKBONES.get(name), 'out_indices'):
+        pytest.skip(f'{name} has no out_indices')
+    last = _last_index(name)
+    negative, x = _build(name, out_indices=(-1,))
+    positive, _ = _build(name, out_indices=(last,))
+    assert negative.out_indices == positive.out_indices == (last,)
+    with torch.no_grad():
+        got, want = negative.eval()(x), positive.eval()(x)
+    assert len(got) == len(want) == 1 and all(torch.equal(a, b) for a, b in zip(_tensors(got), _tensors(want)))
+    assert _build(name, out_indices=(-(last + 1),))[0].out_indices == (0,)
+    with pytest.raises(ConfigError, match=rf'{name} out_indices=\({-(last + 2)},\): {-(last + 2)} is not'):
+        _build(name, out_indices=(-(last + 2),))
+    with pytest.raises(ConfigError, match=rf'{name} out_indices=\(0, -{last + 1}\) names stage 0 twice'):
+        _build(name, out_indices=(0, -(last + 1)))
+    with pytest.raises(ConfigError, match=rf"{name} out_indices must be a non-empty tuple.*got '1'"):
+        _build(name, out_indices='1')
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_frozen_stages_out_of_range_is_reported(name):
+    if not _accepts(BACKBONES.get(name), 'frozen_stages'):
+        pytest.skip(f'{name} has no frozen_stages')
+    with pytest.raises(ConfigError, match=rf'{name} frozen_stages must be an int in -?\d+\.\.\d+, got 99'):
+        _build(name, frozen_stages=99)
+
+
+@pytest.mark.parametrize('name', NAMES)
+def test_norm_eval_keeps_batchnorm_statistics(name):
+    """``norm_eval=True``: every BatchNorm stays in eval mode (statistics fixed) while the rest trains."""
+    if not _accepts(BACKBONES.get(name), 'norm_eval'):
+        pytest.skip(f'{name} has no norm_eval')
+    model, x = _build(name, norm_eval=True)
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    if not norms:
+        pytest.skip(f'{name} has no BatchNorm in its small settings')
+    before = [m.running_mean.clone() for m in norms]
+    assert model.train() is model and model.training
+    assert not any(m.training for m in norms)
+    with torch.no_grad():
+        model(x)
+    assert all(torch.equal(b, m.running_mean) for b, m in zip(before, norms))

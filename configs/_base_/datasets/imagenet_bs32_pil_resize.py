@@ -1,6 +1,5 @@
-# ImageNet at 224x224, 32 images per GPU, resized with PIL (bilinear) instead of OpenCV
-_base_ = ['./imagenet_bs32.py']
-
+# ImageNet in the folder layout data/imagenet/{train,val}/<class>/*.JPEG with meta/val.txt; Pillow resizing
+dataset_type = 'ImageNet'
 img_norm_cfg = dict(
     mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)
 train_pipeline = [
@@ -21,6 +20,20 @@ test_pipeline = [
     dict(type='Collect', keys=['img'])
 ]
 data = dict(
-    train=dict(pipeline=train_pipeline),
-    val=dict(pipeline=test_pipeline),
-    test=dict(pipeline=test_pipeline))
+    samples_per_gpu=32,
+    workers_per_gpu=2,
+    train=dict(
+        type=dataset_type,
+        data_prefix='data/imagenet/train',
+        pipeline=train_pipeline),
+    val=dict(
+        type=dataset_type,
+        data_prefix='data/imagenet/val',
+        ann_file='data/imagenet/meta/val.txt',
+        pipeline=test_pipeline),
+    test=dict(
+        type=dataset_type,
+        data_prefix='data/imagenet/val',
+        ann_file='data/imagenet/meta/val.txt',
+        pipeline=test_pipeline))
+evaluation = dict(interval=1, metric='accuracy')

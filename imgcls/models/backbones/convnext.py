@@ -13,6 +13,7 @@ import torch.utils.checkpoint as cp
 from ...errors import ConfigError
 from ..builder import BACKBONES
 from ..layers import DropPath, build_activation_layer, build_norm_layer
+from ..utils.stages import check_frozen_stages, check_out_indices
 from .base_backbone import BaseBackbone
 
 __all__ = ['ConvNeXt', 'ConvNeXtBlock']
@@ -64,14 +65,6 @@ class ConvNeXtBlock(nn.Module):
         return x + self.drop_path(residual)
 
 
-def _out_indices(out_indices: int | Sequence[int], num_stages: int) -> list[int]:
-    """Validate ``out_indices`` and make negative ones positive."""
-    indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
-    if not indices or not all(isinstance(i, int) and -num_stages <= i < num_stages for i in indices):
-        raise ConfigError(f'out_indices={out_indices!r}: each must be an int in [-{num_stages}, {num_stages})')
-    return sorted({i % num_stages for i in indices})
-
-
 @BACKBONES.register_module()
 class ConvNeXt(BaseBackbone):
     """ConvNeXt backbone.
@@ -104,10 +97,8 @@ class ConvNeXt(BaseBackbone):
         arch = self._arch(arch)
         self.depths, self.channels = arch['depths'], arch['channels']
         self.num_stages = len(self.depths)
-        self.out_indices = _out_indices(out_indices, self.num_stages)
-        if not isinstance(frozen_stages, int) or not 0 <= frozen_stages <= self.num_stages:
-            raise ConfigError(f'frozen_stages={frozen_stages!r} must be an int in [0, {self.num_stages}]')
-        self.frozen_stages = frozen_stages
+        self.out_indices = check_out_indices('ConvNeXt', out_indices, self.num_stages)
+        self.frozen_stages = check_frozen_stages('ConvNeXt', frozen_stages, 0, self.num_stages)
         self.gap_before_final_norm = gap_before_final_norm
 
         total = sum(self.depths)

@@ -94,7 +94,7 @@ class RegNet(ResNet):
         self.depth = sum(stage_blocks)
         try:
             self.out_indices = _check_resnet_args(self.depth, num_stages, strides, dilations, out_indices,
-                                                  frozen_stages, style, (self.depth,))
+                                                  frozen_stages, style, (self.depth,), 'RegNet')
         except ConfigError as e:
             raise ConfigError(f'RegNet arch {arch} has {num_stages} stages: {e}') from None
         self.stem_channels, self.base_channels, self.num_stages = stem_channels, base_channels, num_stages

@@ -20,6 +20,7 @@ from ..layers import (
     constant_init,
     kaiming_init,
 )
+from ..utils.stages import check_frozen_stages, check_out_indices
 from .base_backbone import BaseBackbone
 
 _EPS = 1e-5
@@ -209,33 +210,19 @@ class ResLayer(nn.Sequential):
 
 
 def _check_resnet_args(depth, num_stages, strides, dilations, out_indices, frozen_stages, style,
-                       valid_depths):
+                       valid_depths, name: str = 'ResNet'):
     """Raise ConfigError for ResNet arguments that do not fit together; return normalized out_indices."""
     if depth not in valid_depths:
-        raise ConfigError(f'invalid ResNet depth {depth!r}; valid depths: {sorted(valid_depths)}')
+        raise ConfigError(f'invalid {name} depth {depth!r}; valid depths: {sorted(valid_depths)}')
     if not isinstance(num_stages, int) or not 1 <= num_stages <= 4:
-        raise ConfigError(f'ResNet num_stages must be 1, 2, 3 or 4, got {num_stages!r}')
+        raise ConfigError(f'{name} num_stages must be 1, 2, 3 or 4, got {num_stages!r}')
     if len(strides) != num_stages or len(dilations) != num_stages:
-        raise ConfigError(f'ResNet needs one stride and one dilation per stage: num_stages={num_stages}, '
+        raise ConfigError(f'{name} needs one stride and one dilation per stage: num_stages={num_stages}, '
                           f'strides={tuple(strides)}, dilations={tuple(dilations)}')
     if style not in ('pytorch', 'caffe'):
-        raise ConfigError(f"ResNet style must be 'pytorch' or 'caffe', got {style!r}")
-    if isinstance(out_indices, int):
-        out_indices = (out_indices,)
-    if not isinstance(out_indices, Sequence) or not out_indices:
-        raise ConfigError(f'ResNet out_indices must be a non-empty tuple of stage indices, '
-                          f'got {out_indices!r}')
-    normalized = []
-    for index in out_indices:
-        if not isinstance(index, int) or not -num_stages <= index < num_stages:
-            raise ConfigError(f'ResNet out_indices={tuple(out_indices)}: {index!r} is not a stage index; '
-                              f'with num_stages={num_stages} use 0..{num_stages - 1} '
-                              '(or negative, counting from the end)')
-        normalized.append(index % num_stages)
-    if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= num_stages:
-        raise ConfigError(f'ResNet frozen_stages must be -1 (nothing frozen) to num_stages={num_stages}, '
-                          f'got {frozen_stages!r}')
-    return tuple(normalized)
+        raise ConfigError(f"{name} style must be 'pytorch' or 'caffe', got {style!r}")
+    check_frozen_stages(name, frozen_stages, -1, num_stages)
+    return check_out_indices(name, out_indices, num_stages)
 
 
 @BACKBONES.register_module()
@@ -276,7 +263,7 @@ class ResNet(BaseBackbone):
                  init_cfg: Mapping | Sequence[Mapping] | None = None, drop_path_rate: float = 0.0):
         super().__init__(init_cfg)
         self.out_indices = _check_resnet_args(depth, num_stages, strides, dilations, out_indices,
-                                              frozen_stages, style, self.arch_settings)
+                                              frozen_stages, style, self.arch_settings, type(self).__name__)
         self.depth, self.stem_channels, self.base_channels = depth, stem_channels, base_channels
         self.num_stages, self.strides, self.dilations = num_stages, tuple(strides), tuple(dilations)
         self.style, self.deep_stem, self.avg_down = style, deep_stem, avg_down

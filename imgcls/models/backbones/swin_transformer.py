@@ -15,6 +15,7 @@ from ..layers import build_norm_layer
 from ..utils.attention import ShiftWindowMSA
 from ..utils.embed import PatchEmbed, PatchMerging, resize_pos_embed, resize_relative_position_bias_table
 from ..utils.ffn import FFN
+from ..utils.stages import check_frozen_stages, check_out_indices
 from .base_backbone import BaseBackbone
 
 __all__ = ['SwinBlock', 'SwinBlockSequence', 'SwinTransformer']
@@ -120,10 +121,9 @@ class SwinTransformer(BaseBackbone):
         arch = self._arch(arch)
         self.embed_dims, self.depths, self.num_heads = arch['embed_dims'], arch['depths'], arch['num_heads']
         self.num_layers = len(self.depths)
-        self.out_indices = self._out_indices(out_indices)
-        if not isinstance(frozen_stages, int) or not -1 <= frozen_stages < self.num_layers:
-            raise ConfigError(f'frozen_stages={frozen_stages!r} must be an int in [-1, {self.num_layers - 1}]')
-        self.frozen_stages, self.norm_eval = frozen_stages, norm_eval
+        self.out_indices = check_out_indices('SwinTransformer', out_indices, self.num_layers)
+        self.frozen_stages = check_frozen_stages('SwinTransformer', frozen_stages, -1, self.num_layers - 1)
+        self.norm_eval = norm_eval
         self.use_abs_pos_embed, self.interpolate_mode = use_abs_pos_embed, interpolate_mode
         self.window_size = window_size
 
@@ -166,13 +166,6 @@ class SwinTransformer(BaseBackbone):
         if not isinstance(arch, Mapping) or not needed <= set(arch):
             raise ConfigError(f'SwinTransformer arch dict needs the keys {sorted(needed)}, got {arch!r}')
         return dict(arch)
-
-    def _out_indices(self, out_indices) -> list[int]:
-        indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
-        n = self.num_layers
-        if not indices or not all(isinstance(i, int) and -n <= i < n for i in indices):
-            raise ConfigError(f'out_indices={out_indices!r}: each must be an int in [-{n}, {n})')
-        return [i % n for i in indices]
 
     def init_weights(self, pretrained: str | None = None) -> None:
         """``init_cfg`` (or ``pretrained``), then truncated-normal bias tables and position embedding."""

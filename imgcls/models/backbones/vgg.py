@@ -12,6 +12,7 @@ import torch.nn as nn
 from ...errors import ConfigError, DataError
 from ..builder import BACKBONES
 from ..layers import ConvModule
+from ..utils.stages import check_frozen_stages, check_out_indices
 from .base_backbone import BaseBackbone
 
 __all__ = ['VGG', 'make_vgg_layer']
@@ -66,12 +67,9 @@ class VGG(BaseBackbone):
         self.stage_blocks = self.arch_settings[depth][:num_stages]
         if out_indices is None:
             out_indices = (5,) if num_classes > 0 else (4,)
-        if isinstance(out_indices, int):
-            out_indices = (out_indices,)
-        if not out_indices or max(out_indices) > num_stages or min(out_indices) < 0:
-            raise ConfigError(f'VGG out_indices={tuple(out_indices)} must be stage indices 0..{num_stages - 1} '
-                              f'(num_stages={num_stages})')
-        self.out_indices = tuple(out_indices)
+        # with a classifier, index num_stages names its logits (always appended; mmcls's default (5,) asks for
+        # them alone)
+        self.out_indices = check_out_indices('VGG', out_indices, num_stages + (num_classes > 0))
 
         layers, self.range_sub_modules, in_channels = [], [], 3
         for i, num_blocks in enumerate(self.stage_blocks):
@@ -102,9 +100,7 @@ class VGG(BaseBackbone):
         if len(dilations) != num_stages:
             raise ConfigError(f'VGG needs one dilation per stage: num_stages={num_stages}, '
                               f'dilations={tuple(dilations)}')
-        if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= num_stages:
-            raise ConfigError(f'VGG frozen_stages must be -1 (nothing frozen) to num_stages={num_stages}, '
-                              f'got {frozen_stages!r}')
+        check_frozen_stages('VGG', frozen_stages, -1, num_stages)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Return the ``out_indices`` stage outputs, then the classifier's logits if it has one."""

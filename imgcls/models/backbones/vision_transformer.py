@@ -14,6 +14,7 @@ from ..layers import build_norm_layer
 from ..utils.attention import MultiheadAttention
 from ..utils.embed import PatchEmbed, resize_pos_embed, to_2tuple
 from ..utils.ffn import FFN
+from ..utils.stages import check_frozen_stages, check_out_indices
 from .base_backbone import BaseBackbone
 
 __all__ = ['TransformerEncoderLayer', 'VisionTransformer']
@@ -122,10 +123,8 @@ class VisionTransformer(BaseBackbone):
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + self.num_extra_tokens, self.embed_dims))
         self._register_load_state_dict_pre_hook(self._prepare_pos_embed)
         self.drop_after_pos = nn.Dropout(p=drop_rate)
-        self.out_indices = self._out_indices(out_indices)
-        if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= self.num_layers:
-            raise ConfigError(f'frozen_stages={frozen_stages!r} must be an int in [-1, {self.num_layers}]')
-        self.frozen_stages = frozen_stages
+        self.out_indices = check_out_indices('VisionTransformer', out_indices, self.num_layers)
+        self.frozen_stages = check_frozen_stages('VisionTransformer', frozen_stages, -1, self.num_layers)
 
         if isinstance(layer_cfgs, Mapping):
             layer_cfgs = [layer_cfgs] * self.num_layers
@@ -154,13 +153,6 @@ class VisionTransformer(BaseBackbone):
         if not isinstance(arch, Mapping) or not needed <= set(arch):
             raise ConfigError(f'VisionTransformer arch dict needs the keys {sorted(needed)}, got {arch!r}')
         return dict(arch)
-
-    def _out_indices(self, out_indices) -> list[int]:
-        indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
-        n = self.num_layers
-        if not indices or not all(isinstance(i, int) and -n <= i < n for i in indices):
-            raise ConfigError(f'out_indices={out_indices!r}: each must be an int in [-{n}, {n})')
-        return [i % n for i in indices]
 
     @property
     def norm1(self) -> nn.Module:

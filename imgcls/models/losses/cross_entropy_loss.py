@@ -92,7 +92,7 @@ class CrossEntropyLoss(nn.Module):
         try:
             check_reduction(reduction)
         except ValueError as e:
-            raise ConfigError(f'CrossEntropyLoss: {e}') from None
+            raise ConfigError(f'{type(self).__name__}: {e}') from None
         self.use_sigmoid = use_sigmoid
         self.use_soft = use_soft
         self.reduction = reduction

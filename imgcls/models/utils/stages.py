@@ -11,16 +11,25 @@ from ...errors import ConfigError
 
 
 def check_out_indices(name: str, out_indices, num_outputs: int) -> tuple[int, ...]:
-    """Return ``out_indices`` as a tuple, or raise ConfigError unless each is in ``0..num_outputs-1``."""
+    """Return ``out_indices`` as a tuple of indices in ``0..num_outputs-1`` (negative ones count from the end).
+
+    The one rule every backbone follows: an int or a non-empty sequence of ints, each in
+    ``-num_outputs..num_outputs-1``, no output named twice; anything else raises ConfigError.
+    """
     if isinstance(out_indices, int) and not isinstance(out_indices, bool):
         out_indices = (out_indices,)
     if not isinstance(out_indices, Sequence) or isinstance(out_indices, str) or not out_indices:
         raise ConfigError(f'{name} out_indices must be a non-empty tuple of stage indices, got {out_indices!r}')
+    normalized = []
     for index in out_indices:
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < num_outputs:
+        if not isinstance(index, int) or isinstance(index, bool) or not -num_outputs <= index < num_outputs:
             raise ConfigError(f'{name} out_indices={tuple(out_indices)}: {index!r} is not a stage index; '
-                              f'use 0..{num_outputs - 1}')
-    return tuple(out_indices)
+                              f'use 0..{num_outputs - 1} (or -{num_outputs}..-1, counting from the end)')
+        if index % num_outputs in normalized:
+            raise ConfigError(f'{name} out_indices={tuple(out_indices)} names stage {index % num_outputs} twice; '
+                              'list each stage once')
+        normalized.append(index % num_outputs)
+    return tuple(normalized)
 
 
 def check_frozen_stages(name: str, frozen_stages, low: int, high: int) -> int:
