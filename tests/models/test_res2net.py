@@ -94,5 +94,5 @@ def test_block_chains_the_scales():
 def test_bad_arguments_name_the_key():
     with pytest.raises(ConfigError, match=r'Res2Net scales must be an int >= 2 \(1 is a plain ResNet\), got 1'):
         build_backbone(dict(type='Res2Net', depth=50, scales=1))
-    with pytest.raises(ConfigError, match='invalid ResNet depth 34'):
+    with pytest.raises(ConfigError, match='invalid Res2Net depth 34'):
         build_backbone(dict(type='Res2Net', depth=34))

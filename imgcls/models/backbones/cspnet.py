@@ -128,11 +128,6 @@ class CSPNet(BaseBackbone):
             raise ConfigError(f'{type(self).__name__} frozen_stages must be an int in -1..{self.num_stages - 1}, '
                               f'got {frozen_stages!r}')
         self.frozen_stages = frozen_stages
-        if isinstance(out_indices, int) and not isinstance(out_indices, bool):
-            out_indices = (out_indices,)
-        if isinstance(out_indices, Sequence) and not isinstance(out_indices, str):
-            out_indices = [i + self.num_stages if isinstance(i, int) and -self.num_stages <= i < 0 else i
-                           for i in out_indices]
         self.out_indices = check_out_indices(type(self).__name__, out_indices, self.num_stages)
         self.stem = stem_fn(in_channels)
         depths = self.arch['num_blocks']

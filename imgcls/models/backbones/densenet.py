@@ -105,11 +105,6 @@ class DenseNet(BaseBackbone):
         arch = self._check_arch(arch)
         self.growth_rate, self.depths, self.init_channels = arch['growth_rate'], arch['depths'], arch['init_channels']
         self.num_stages = len(self.depths)
-        if isinstance(out_indices, int) and not isinstance(out_indices, bool):
-            out_indices = (out_indices,)
-        if isinstance(out_indices, Sequence) and not isinstance(out_indices, str):
-            out_indices = [i + self.num_stages if isinstance(i, int) and -self.num_stages <= i < 0 else i
-                           for i in out_indices]
         self.out_indices = check_out_indices('DenseNet', out_indices, self.num_stages)
         self.frozen_stages = check_frozen_stages('DenseNet', frozen_stages, 0, self.num_stages)
         self.act = build_activation_layer(act_cfg)
