@@ -38,6 +38,8 @@ SMALL: dict[str, tuple[dict, int]] = {
     # 64 px, patch 4, window 2: 16, 8, 4 and 2 tokens a side, shifted windows in the 2-block stage
     'SwinTransformer': (dict(arch=dict(embed_dims=16, depths=[1, 1, 2, 1], num_heads=[1, 2, 2, 4]),
                              img_size=64, window_size=2), 64),
+    'DistilledVisionTransformer': (dict(arch=dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64),
+                                        img_size=32, patch_size=8), 32),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),

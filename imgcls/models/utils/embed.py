@@ -5,6 +5,7 @@ Key names follow mmcv/mmcls (``projection``, ``norm``, ``reduction``), so their 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 
@@ -14,6 +15,13 @@ import torch.nn.functional as F
 
 from ...errors import ConfigError
 from ..layers import build_conv_layer, build_norm_layer
+
+logger = logging.getLogger(__name__)
+
+
+def log_resize(name: str, src: Sequence[int], dst: Sequence[int], what: str) -> None:
+    """Say, on the ``imgcls`` logger, that a checkpoint tensor was resized while loading."""
+    logger.info(f'Resized {name} from a {src[0]}x{src[1]} {what} (checkpoint) to {dst[0]}x{dst[1]} (model)')
 
 
 def to_2tuple(x) -> tuple:
