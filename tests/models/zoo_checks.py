@@ -48,3 +48,37 @@ def check_mmcls_fixture(name: str, tmp_path: Path, atol: float = 1e-5) -> nn.Mod
         logits = model.simple_test(io['img'], softmax=False, post_process=False)
     torch.testing.assert_close(logits, io['logits'], atol=atol, rtol=0)
     return model
+
+
+def mmcv_convention_macs(model: nn.Module, input_shape: tuple, skipped_modules: tuple = ()) -> tuple[int, int]:
+    """(our MACs, the count mmcv's counter makes) of one image: mmcv's leaves out the attention products
+    (q @ k^T, attn @ v) and linear layers called as functions (given as ``skipped_modules``: their inputs'
+    tokens x in x 3in MACs, the fused qkv), and adds 2 operations per element of every LayerNorm and 1 per
+    element of every ReLU."""
+    from imgcls.analysis.complexity import get_complexity
+    from imgcls.models.utils import attention
+    extra = {'attn': 0, 'ln': 0, 'skipped': 0}  # 'ln': the elementwise operations mmcv adds
+    plain = attention.scaled_dot_product_attention
+
+    def counted(q, k, v, *args, **kwargs):
+        extra['attn'] += q.shape[:-1].numel() * k.shape[-2] * (q.shape[-1] + v.shape[-1])
+        return plain(q, k, v, *args, **kwargs)
+
+    def hook(module, inputs, output):
+        if isinstance(module, nn.LayerNorm):
+            extra['ln'] += 2 * inputs[0].numel()
+        elif isinstance(module, nn.ReLU):
+            extra['ln'] += inputs[0].numel()
+        elif isinstance(module, skipped_modules):
+            x = inputs[0]
+            extra['skipped'] += x.numel() * 3 * x.shape[-1]
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    attention.scaled_dot_product_attention = counted
+    try:
+        macs = get_complexity(model, input_shape).macs
+    finally:
+        attention.scaled_dot_product_attention = plain
+        for h in handles:
+            h.remove()
+    return macs, macs - extra['attn'] - extra['skipped'] + extra['ln']
