@@ -43,6 +43,8 @@ SMALL: dict[str, tuple[dict, int]] = {
     # 32 px, patch 4: 8, 4, 2 and 1 tokens a side; windows of 4 then 2 (shifted in the 2-block stage)
     'SwinTransformerV2': (dict(arch=dict(embed_dims=8, depths=[1, 2, 1, 1], num_heads=[1, 2, 2, 4],
                                          extra_norm_every_n_blocks=2), img_size=32, window_size=[4, 2, 2, 1]), 32),
+    'MlpMixer': (dict(arch=dict(embed_dims=16, num_layers=2, tokens_mlp_dims=8, channels_mlp_dims=32),
+                      img_size=32, patch_size=8), 32),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),
