@@ -45,6 +45,12 @@ SMALL: dict[str, tuple[dict, int]] = {
                                          extra_norm_every_n_blocks=2), img_size=32, window_size=[4, 2, 2, 1]), 32),
     'MlpMixer': (dict(arch=dict(embed_dims=16, num_layers=2, tokens_mlp_dims=8, channels_mlp_dims=32),
                       img_size=32, patch_size=8), 32),
+    'PCPVT': (dict(arch=dict(embed_dims=[8, 16, 16, 32], depths=[2, 1, 1, 1], num_heads=[1, 2, 2, 4],
+                             patch_sizes=[4, 2, 2, 2], strides=[4, 2, 2, 2], mlp_ratios=[2, 2, 2, 2],
+                             sr_ratios=[4, 2, 2, 1])), 32),
+    'SVT': (dict(arch=dict(embed_dims=[8, 16, 16, 32], depths=[2, 1, 1, 1], num_heads=[1, 2, 2, 4],
+                           patch_sizes=[4, 2, 2, 2], strides=[4, 2, 2, 2], mlp_ratios=[2, 2, 2, 2],
+                           sr_ratios=[4, 2, 2, 1], window_sizes=[3, 3, 3, 3])), 32),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -50,35 +51,50 @@ def check_mmcls_fixture(name: str, tmp_path: Path, atol: float = 1e-5) -> nn.Mod
     return model
 
 
-def mmcv_convention_macs(model: nn.Module, input_shape: tuple, skipped_modules: tuple = ()) -> tuple[int, int]:
-    """(our MACs, the count mmcv's counter makes) of one image: mmcv's leaves out the attention products
-    (q @ k^T, attn @ v) and linear layers called as functions (given as ``skipped_modules``: their inputs'
-    tokens x in x 3in MACs, the fused qkv), and adds 2 operations per element of every LayerNorm and 1 per
-    element of every ReLU."""
+def macs_breakdown(model: nn.Module, input_shape: tuple, functional_linears: tuple = ()) -> dict[str, int]:
+    """Our MACs of one image and the parts other counters leave out or add, to compare with published FLOPs:
+    ``attention`` (q @ k^T and attn @ v), ``functional_linear`` (linear layers called as functions inside the
+    ``functional_linears`` module types: tokens x in x 3in, the fused qkv) and ``elementwise`` (2 operations
+    per LayerNorm element, 1 per ReLU element and 1 per output of a convolution with a bias, which mmcv's
+    counter adds)."""
     from imgcls.analysis.complexity import get_complexity
     from imgcls.models.utils import attention
-    extra = {'attn': 0, 'ln': 0, 'skipped': 0}  # 'ln': the elementwise operations mmcv adds
+    parts = {'attention': 0, 'functional_linear': 0, 'elementwise': 0}
     plain = attention.scaled_dot_product_attention
 
     def counted(q, k, v, *args, **kwargs):
-        extra['attn'] += q.shape[:-1].numel() * k.shape[-2] * (q.shape[-1] + v.shape[-1])
+        parts['attention'] += q.shape[:-1].numel() * k.shape[-2] * (q.shape[-1] + v.shape[-1])
         return plain(q, k, v, *args, **kwargs)
 
     def hook(module, inputs, output):
         if isinstance(module, nn.LayerNorm):
-            extra['ln'] += 2 * inputs[0].numel()
+            parts['elementwise'] += 2 * inputs[0].numel()
         elif isinstance(module, nn.ReLU):
-            extra['ln'] += inputs[0].numel()
-        elif isinstance(module, skipped_modules):
+            parts['elementwise'] += inputs[0].numel()
+        elif isinstance(module, nn.Conv2d) and module.bias is not None:
+            parts['elementwise'] += output.numel()
+        elif isinstance(module, functional_linears):
             x = inputs[0]
-            extra['skipped'] += x.numel() * 3 * x.shape[-1]
+            parts['functional_linear'] += x.numel() * 3 * x.shape[-1]
 
     handles = [m.register_forward_hook(hook) for m in model.modules()]
-    attention.scaled_dot_product_attention = counted
+    # every imgcls module that imported the shared attention function calls it through its own globals
+    users = [m for name, m in sys.modules.items()
+             if name.startswith('imgcls.') and getattr(m, 'scaled_dot_product_attention', None) is plain]
+    for module in users:
+        module.scaled_dot_product_attention = counted
     try:
-        macs = get_complexity(model, input_shape).macs
+        parts['macs'] = get_complexity(model, input_shape).macs
     finally:
-        attention.scaled_dot_product_attention = plain
+        for module in users:
+            module.scaled_dot_product_attention = plain
         for h in handles:
             h.remove()
-    return macs, macs - extra['attn'] - extra['skipped'] + extra['ln']
+    return parts
+
+
+def mmcv_convention_macs(model: nn.Module, input_shape: tuple, skipped_modules: tuple = ()) -> tuple[int, int]:
+    """(our MACs, the count mmcv's counter makes): without the attention products and functional linears,
+    with the elementwise operations (see :func:`macs_breakdown`)."""
+    p = macs_breakdown(model, input_shape, skipped_modules)
+    return p['macs'], p['macs'] - p['attention'] - p['functional_linear'] + p['elementwise']
