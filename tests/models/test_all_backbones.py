@@ -51,6 +51,8 @@ SMALL: dict[str, tuple[dict, int]] = {
     'SVT': (dict(arch=dict(embed_dims=[8, 16, 16, 32], depths=[2, 1, 1, 1], num_heads=[1, 2, 2, 4],
                            patch_sizes=[4, 2, 2, 2], strides=[4, 2, 2, 2], mlp_ratios=[2, 2, 2, 2],
                            sr_ratios=[4, 2, 2, 1], window_sizes=[3, 3, 3, 3])), 32),
+    'T2T_ViT': (dict(img_size=32, embed_dims=16, num_layers=2, t2t_cfg=dict(token_dims=8),
+                     layer_cfgs=dict(num_heads=2, feedforward_channels=32)), 32),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),

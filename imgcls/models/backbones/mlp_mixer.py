@@ -12,18 +12,10 @@ from ..builder import BACKBONES
 from ..layers import build_norm_layer
 from ..utils.embed import PatchEmbed, to_2tuple
 from ..utils.ffn import FFN
-from ..utils.stages import check_out_indices
+from ..utils.layer_indices import layer_out_indices
 from .base_backbone import BaseBackbone
 
 __all__ = ['MixerBlock', 'MlpMixer']
-
-
-def layer_out_indices(name: str, out_indices, num_layers: int) -> list[int]:
-    """``out_indices`` of a plain stack of layers, negative ones (``-1``: the last) counted from the end."""
-    indices = [out_indices] if isinstance(out_indices, int) and not isinstance(out_indices, bool) else out_indices
-    if isinstance(indices, Sequence) and not isinstance(indices, str):
-        indices = [i + num_layers if isinstance(i, int) and -num_layers <= i < 0 else i for i in indices]
-    return list(check_out_indices(name, indices, num_layers))
 
 
 class MixerBlock(nn.Module):
