@@ -53,6 +53,8 @@ SMALL: dict[str, tuple[dict, int]] = {
                            sr_ratios=[4, 2, 2, 1], window_sizes=[3, 3, 3, 3])), 32),
     'T2T_ViT': (dict(img_size=32, embed_dims=16, num_layers=2, t2t_cfg=dict(token_dims=8),
                      layer_cfgs=dict(num_heads=2, feedforward_channels=32)), 32),
+    'TNT': (dict(arch=dict(embed_dims_outer=16, embed_dims_inner=8, num_layers=2, num_heads_outer=2,
+                           num_heads_inner=2), img_size=32, patch_size=8), 32),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),
