@@ -15,16 +15,27 @@ from .embed import to_2tuple
 from .layer_scale import LayerScale
 
 
+def _counting() -> bool:
+    """Whether a dispatch mode (torch's FlopCounterMode, for one) is watching: it sees the fused CPU kernel as
+    zero operations, so the explicit matmuls run then."""
+    try:
+        from torch.utils._python_dispatch import _get_current_dispatch_mode
+    except ImportError:  # a torch without it: count correctly rather than fast
+        return True
+    return _get_current_dispatch_mode() is not None
+
+
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
                                  bias: torch.Tensor | None = None, dropout_p: float = 0.0,
                                  scale: float | None = None, fused: bool | None = None) -> torch.Tensor:
     """``softmax(q @ k^T * scale + bias) @ v`` over the last two dims.
 
-    ``fused`` (default: on CUDA) calls torch's fused kernel, which saves the (N, N) attention
-    matrix; elsewhere the plain matmuls run, which torch's FLOP counter sees on every device.
+    ``fused`` (default: yes, unless an operation counter is active) calls torch's fused kernel, which never
+    stores the (N, N) attention matrix; the explicit matmuls are the reference form. On a CPU the fused
+    kernel is 1.1-2.2x faster for inference and as fast for training (benchmarks/attention_sdpa.py).
     """
     if fused is None:
-        fused = q.device.type == 'cuda'
+        fused = not _counting()
     if fused:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p, scale=scale)
     scale = q.shape[-1] ** -0.5 if scale is None else scale
