@@ -42,9 +42,10 @@ def load_mmcls_fixture(name: str, tmp_path: Path) -> tuple[nn.Module, dict, dict
 
 def check_mmcls_fixture(name: str, tmp_path: Path, atol: float = 1e-5) -> nn.Module:
     """The fixture loads strictly with mmcls's exact keys and gives mmcls's logits."""
-    model, ckpt, io = load_mmcls_fixture(name, tmp_path)
+    model, ckpt, io = load_mmcls_fixture(name, tmp_path)  # init_model loads strictly (then fuses BNs)
     assert set(ckpt) >= {'meta', 'state_dict', 'optimizer'}
-    assert list(model.state_dict()) == list(ckpt['state_dict'])
+    with torch.device('meta'):
+        assert list(build_classifier(io['model']).state_dict()) == list(ckpt['state_dict'])  # and in order
     with torch.no_grad():
         logits = model.simple_test(io['img'], softmax=False, post_process=False)
     torch.testing.assert_close(logits, io['logits'], atol=atol, rtol=0)
@@ -54,9 +55,9 @@ def check_mmcls_fixture(name: str, tmp_path: Path, atol: float = 1e-5) -> nn.Mod
 def macs_breakdown(model: nn.Module, input_shape: tuple, functional_linears: tuple = ()) -> dict[str, int]:
     """Our MACs of one image and the parts other counters leave out or add, to compare with published FLOPs:
     ``attention`` (q @ k^T and attn @ v), ``functional_linear`` (linear layers called as functions inside the
-    ``functional_linears`` module types: tokens x in x 3in, the fused qkv) and ``elementwise`` (2 operations
-    per LayerNorm element, 1 per ReLU element and 1 per output of a convolution with a bias, which mmcv's
-    counter adds)."""
+    ``functional_linears`` module types: tokens x in x 3in, the fused qkv) and ``elementwise`` (what mmcv's
+    counter adds: 2 operations per LayerNorm / BatchNorm input element, 1 per ReLU and pooling input element
+    and 1 per output of a convolution with a bias)."""
     from imgcls.analysis.complexity import get_complexity
     from imgcls.models.utils import attention
     parts = {'attention': 0, 'functional_linear': 0, 'elementwise': 0}
@@ -69,7 +70,9 @@ def macs_breakdown(model: nn.Module, input_shape: tuple, functional_linears: tup
     def hook(module, inputs, output):
         if isinstance(module, nn.LayerNorm):
             parts['elementwise'] += 2 * inputs[0].numel()
-        elif isinstance(module, nn.ReLU):
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+            parts['elementwise'] += 2 * inputs[0].numel()
+        elif isinstance(module, (nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)):
             parts['elementwise'] += inputs[0].numel()
         elif isinstance(module, nn.Conv2d) and module.bias is not None:
             parts['elementwise'] += output.numel()
