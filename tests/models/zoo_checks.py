@@ -40,7 +40,7 @@ def load_mmcls_fixture(name: str, tmp_path: Path) -> tuple[nn.Module, dict, dict
     return model, ckpt, io
 
 
-def check_mmcls_fixture(name: str, tmp_path: Path, atol: float = 1e-5) -> nn.Module:
+def check_mmcls_fixture(name: str, tmp_path: Path, atol: float = 1e-5, rtol: float = 0.0) -> nn.Module:
     """The fixture loads strictly with mmcls's exact keys and gives mmcls's logits."""
     model, ckpt, io = load_mmcls_fixture(name, tmp_path)  # init_model loads strictly (then fuses BNs)
     assert set(ckpt) >= {'meta', 'state_dict', 'optimizer'}
@@ -48,7 +48,7 @@ def check_mmcls_fixture(name: str, tmp_path: Path, atol: float = 1e-5) -> nn.Mod
         assert list(build_classifier(io['model']).state_dict()) == list(ckpt['state_dict'])  # and in order
     with torch.no_grad():
         logits = model.simple_test(io['img'], softmax=False, post_process=False)
-    torch.testing.assert_close(logits, io['logits'], atol=atol, rtol=0)
+    torch.testing.assert_close(logits, io['logits'], atol=atol, rtol=rtol)
     return model
 
 
