@@ -56,6 +56,7 @@ SMALL: dict[str, tuple[dict, int]] = {
     'TNT': (dict(arch=dict(embed_dims_outer=16, embed_dims_inner=8, num_layers=2, num_heads_outer=2,
                            num_heads_inner=2), img_size=32, patch_size=8), 32),
     'Conformer': (dict(arch=dict(embed_dims=16, depths=3, num_heads=2, channel_ratio=1), base_channels=8), 32),
+    'MViT': (dict(arch=dict(embed_dims=8, num_layers=4, num_heads=1, downscale_indices=[1, 3]), img_size=32), 32),
     # mmcls names other helpers may register later
     'LeNet5': (dict(num_classes=-1), 32),
     'AlexNet': (dict(num_classes=-1), 64),

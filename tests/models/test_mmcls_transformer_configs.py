@@ -1,8 +1,8 @@
 """The ``model`` dicts of mmcls 0.25's transformer config files build in imgcls with mmcls's parameter counts.
 
 fixtures/mmcls_transformer_models.json holds, per config file of the wheel (ViT, Swin, ConvNeXt, DeiT, Swin V2,
-MLP-Mixer, Twins, T2T-ViT, TNT, Conformer, and ResNet-101 + CSRAClsHead), its ``model`` dict as mmcv composed
-it (``train_cfg`` left out) and the parameter count of the model mmcls built from it. The files themselves also
+MLP-Mixer, Twins, T2T-ViT, TNT, Conformer, MViT v2, and ResNet-101 + CSRAClsHead), its ``model`` dict as mmcv
+composed it (``train_cfg`` left out) and the parameter count of the model mmcls built from it. The files themselves also
 need the config language (e.g. ``{{_base_.x}}``) to load; this checks everything behind that.
 """
 
