@@ -5,7 +5,11 @@ ViT-B/16 at 224 px (12 heads x 197 tokens x 64), Swin-T's first stage (7x7 windo
 the relative-position bias and shift mask as an additive bias) and Twins-PCPVT-S's first stage (1 head,
 3136 queries against 49 sub-sampled keys). Prints the median milliseconds per call and the speed-up.
 
+With ``--models`` it also times whole backbones (ViT-S/16, Swin-T, Twins-SVT-S at 224 px, inference) with
+every attention call fused or explicit.
+
     .venv/bin/python benchmarks/attention_sdpa.py
+    .venv/bin/python benchmarks/attention_sdpa.py --models --batch 8
     .venv/bin/python benchmarks/attention_sdpa.py --device cuda --dtype bf16 --reps 50
 """
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 
 import torch
@@ -58,12 +63,40 @@ def bench(shape, fused: bool, backward: bool, reps: int, device: torch.device, d
         return _time(step, reps, device)
 
 
+MODELS = {
+    'ViT-S/16': dict(type='VisionTransformer', arch='deit-small'),
+    'Swin-T': dict(type='SwinTransformer', arch='tiny'),
+    'Twins-SVT-S': dict(type='SVT', arch='small', qkv_bias=True),
+}
+
+
+def bench_model(cfg: dict, fused: bool, batch: int, reps: int, device: torch.device, dtype: torch.dtype) -> float:
+    """Median ms of one inference forward of the backbone ``cfg`` with the attention fused or explicit."""
+    from imgcls.models.builder import build_backbone
+    from imgcls.models.utils import attention
+    plain = attention.scaled_dot_product_attention
+    users = [m for name, m in sys.modules.items()
+             if name.startswith('imgcls.') and getattr(m, 'scaled_dot_product_attention', None) is plain]
+    model = build_backbone(cfg).to(device, dtype).eval()
+    x = torch.randn(batch, 3, 224, 224).to(device, dtype)
+    for module in users:
+        module.scaled_dot_product_attention = lambda *a, **k: plain(*a, **{**k, 'fused': fused})
+    try:
+        with torch.no_grad():
+            return _time(lambda: model(x), reps, device)
+    finally:
+        for module in users:
+            module.scaled_dot_product_attention = plain
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--dtype', default='fp32', choices=['fp32', 'bf16'])
     parser.add_argument('--reps', type=int, default=20)
     parser.add_argument('--threads', type=int, default=None, help='torch threads on the CPU (default: torch\'s)')
+    parser.add_argument('--models', action='store_true', help='also time whole backbones')
+    parser.add_argument('--batch', type=int, default=8, help='images per forward with --models')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -77,6 +110,13 @@ def main() -> None:
             fused = bench(shape, True, backward, args.reps, device, dtype)
             print(f'{name:36s} {"fwd+bwd" if backward else "fwd":>8s} {explicit:12.2f} {fused:9.2f} '
                   f'{explicit / fused:8.2f}x')
+    if args.models:
+        import imgcls.models  # noqa: F401  (registers the backbones)
+        for name, cfg in MODELS.items():
+            explicit = bench_model(cfg, False, args.batch, args.reps, device, dtype)
+            fused = bench_model(cfg, True, args.batch, args.reps, device, dtype)
+            label = f'{name} backbone ({args.batch} images)'
+            print(f'{label:36s} {"fwd":>8s} {explicit:12.2f} {fused:9.2f} {explicit / fused:8.2f}x')
 
 
 if __name__ == '__main__':
