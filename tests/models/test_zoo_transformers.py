@@ -390,3 +390,36 @@ def test_vit_head_with_a_pre_logits_layer():
     assert len(scores) == 3 and scores[0].shape == (5,)
     with pytest.raises(ValueError, match='output_cls_token'):
         head.simple_test((torch.randn(3, 8, 2, 2),))
+
+
+# ----------------------------------------------------------------------------- resizing on load, checkpointing
+
+
+def test_vit_pos_embed_and_swin_tables_are_resized_on_load_with_a_log_line(caplog):
+    import logging
+    vit = dict(type='VisionTransformer', arch=TINY_VIT, patch_size=8)
+    small, big = build_backbone(dict(vit, img_size=32)), build_backbone(dict(vit, img_size=48))
+    swin = dict(type='SwinTransformer', arch=TINY_SWIN, img_size=64)
+    win2, win4 = build_backbone(dict(swin, window_size=2)), build_backbone(dict(swin, window_size=4))
+    with caplog.at_level(logging.INFO, logger='imgcls'):
+        big.load_state_dict(small.state_dict(), strict=True)
+        win4.load_state_dict(win2.state_dict(), strict=True)
+    assert 'Resized pos_embed from a 4x4 patch grid (checkpoint) to 6x6 (model)' in caplog.text
+    assert ('Resized stages.0.blocks.0.attn.w_msa.relative_position_bias_table from a 2x2 window (checkpoint) '
+            'to 4x4 (model)') in caplog.text
+    assert win4.stages[0].blocks[0].attn.w_msa.relative_position_bias_table.shape == (49, 1)
+
+
+def test_swin_with_cp_gives_the_same_outputs_and_gradients():
+    torch.manual_seed(0)
+    cfg = dict(type='SwinTransformer', arch=TINY_SWIN, img_size=64, window_size=2, drop_path_rate=0.0)
+    plain, checkpointed = build_backbone(cfg), build_backbone(dict(cfg, with_cp=True))
+    checkpointed.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    results = []
+    for model in (plain, checkpointed):
+        out = model.train()(x)[0]
+        (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+        results.append((out, model.stages[0].blocks[0].attn.w_msa.qkv.weight.grad))
+    torch.testing.assert_close(results[0][0], results[1][0])
+    torch.testing.assert_close(results[0][1], results[1][1])

@@ -13,7 +13,13 @@ from ...errors import ConfigError
 from ..builder import BACKBONES
 from ..layers import build_norm_layer
 from ..utils.attention import ShiftWindowMSA
-from ..utils.embed import PatchEmbed, PatchMerging, resize_pos_embed, resize_relative_position_bias_table
+from ..utils.embed import (
+    PatchEmbed,
+    PatchMerging,
+    log_resize,
+    resize_pos_embed,
+    resize_relative_position_bias_table,
+)
 from ..utils.ffn import FFN
 from ..utils.stages import check_frozen_stages, check_out_indices
 from .base_backbone import BaseBackbone
@@ -109,6 +115,7 @@ class SwinTransformer(BaseBackbone):
         **dict.fromkeys(['b', 'base'], {'embed_dims': 128, 'depths': [2, 2, 18, 2], 'num_heads': [4, 8, 16, 32]}),
         **dict.fromkeys(['l', 'large'], {'embed_dims': 192, 'depths': [2, 2, 18, 2], 'num_heads': [6, 12, 24, 48]}),
     }
+    arch_keys = ('embed_dims', 'depths', 'num_heads')
     num_extra_tokens = 0
 
     def __init__(self, arch: str | Mapping = 'tiny', img_size=224, patch_size=4, in_channels: int = 3,
@@ -159,12 +166,12 @@ class SwinTransformer(BaseBackbone):
     def _arch(self, arch) -> dict:
         if isinstance(arch, str):
             if arch.lower() not in self.arch_zoo:
-                raise ConfigError(f'SwinTransformer arch={arch!r} is unknown; choose one of '
-                                  f'{", ".join(self.arch_zoo)} or give dict(embed_dims, depths, num_heads)')
+                raise ConfigError(f'{type(self).__name__} arch={arch!r} is unknown; choose one of '
+                                  f'{", ".join(self.arch_zoo)} or give dict({", ".join(self.arch_keys)})')
             return self.arch_zoo[arch.lower()]
-        needed = {'embed_dims', 'depths', 'num_heads'}
+        needed = set(self.arch_keys)
         if not isinstance(arch, Mapping) or not needed <= set(arch):
-            raise ConfigError(f'SwinTransformer arch dict needs the keys {sorted(needed)}, got {arch!r}')
+            raise ConfigError(f'{type(self).__name__} arch dict needs the keys {sorted(needed)}, got {arch!r}')
         return dict(arch)
 
     def init_weights(self, pretrained: str | None = None) -> None:
@@ -201,6 +208,7 @@ class SwinTransformer(BaseBackbone):
         side = int(round(ckpt.shape[1] ** 0.5))
         state_dict[name] = resize_pos_embed(ckpt, (side, side), self.patch_resolution, self.interpolate_mode,
                                             self.num_extra_tokens)
+        log_resize(name, (side, side), self.patch_resolution, 'patch grid')
 
     def _prepare_relative_position_bias_table(self, state_dict: dict, prefix: str, *args, **kwargs) -> None:
         """Load hook: resize bias tables (and rebuild their indices) from a checkpoint of another window size."""
@@ -215,6 +223,7 @@ class SwinTransformer(BaseBackbone):
             dst = int(round(own[key].shape[0] ** 0.5) + 1) // 2
             state_dict[prefix + key] = resize_relative_position_bias_table((src, src), (dst, dst), table,
                                                                            own[key].shape[1])
+            log_resize(prefix + key, (src, src), (dst, dst), 'window')
             index_key = prefix + key.replace('relative_position_bias_table', 'relative_position_index')
             if index_key in state_dict:
                 state_dict[index_key] = own[index_key[len(prefix):]]

@@ -12,7 +12,7 @@ from ...errors import CheckpointError, ConfigError
 from ..builder import BACKBONES
 from ..layers import build_norm_layer
 from ..utils.attention import MultiheadAttention
-from ..utils.embed import PatchEmbed, resize_pos_embed, to_2tuple
+from ..utils.embed import PatchEmbed, log_resize, resize_pos_embed, to_2tuple
 from ..utils.ffn import FFN
 from ..utils.stages import check_frozen_stages, check_out_indices
 from .base_backbone import BaseBackbone
@@ -173,23 +173,29 @@ class VisionTransformer(BaseBackbone):
         if name not in state_dict or state_dict[name].shape == self.pos_embed.shape:
             return
         ckpt = state_dict[name]
-        side = math.isqrt(ckpt.shape[1] - self.num_extra_tokens)
-        if ckpt.dim() != 3 or side * side != ckpt.shape[1] - self.num_extra_tokens or ckpt.shape[2] != self.embed_dims:
+        extra = self.num_extra_tokens
+        side = math.isqrt(max(ckpt.shape[1] - extra, 0)) if ckpt.dim() == 3 else 0
+        if ckpt.dim() != 3 or side * side != ckpt.shape[1] - extra or ckpt.shape[2] != self.embed_dims:
             raise CheckpointError(f'{name} of shape {tuple(ckpt.shape)} is not a square patch grid plus '
-                                  f'{self.num_extra_tokens} class token of {self.embed_dims} channels, so it '
+                                  f'{extra} extra token(s) of {self.embed_dims} channels, so it '
                                   f'cannot be resized to {tuple(self.pos_embed.shape)}')
         state_dict[name] = resize_pos_embed(ckpt, (side, side), self.patch_resolution, self.interpolate_mode,
-                                            self.num_extra_tokens)
+                                            extra)
+        log_resize(name, (side, side), self.patch_resolution, 'patch grid')
+
+    def _extra_tokens(self, batch: int) -> list[torch.Tensor]:
+        """The tokens put before the patch tokens (the class token here), each (batch, 1, C)."""
+        return [self.cls_token.expand(batch, -1, -1)]
 
     def forward(self, x: torch.Tensor) -> tuple:
         B = x.shape[0]
         x, patch_resolution = self.patch_embed(x)
-        x = torch.cat((self.cls_token.expand(B, -1, -1), x), dim=1)
+        x = torch.cat((*self._extra_tokens(B), x), dim=1)
         x = x + resize_pos_embed(self.pos_embed, self.patch_resolution, patch_resolution,
                                  mode=self.interpolate_mode, num_extra_tokens=self.num_extra_tokens)
         x = self.drop_after_pos(x)
         if not self.with_cls_token:
-            x = x[:, 1:]
+            x = x[:, self.num_extra_tokens:]
         outs = []
         for i, layer in enumerate(self.layers):
             x = layer(x)
@@ -200,11 +206,12 @@ class VisionTransformer(BaseBackbone):
         return tuple(outs)
 
     def _format_output(self, x: torch.Tensor, patch_resolution):
+        """``[patch_tokens (N, C, H, W), *extra_tokens (N, C)]``, or the patch tokens alone."""
         B, _, C = x.shape
-        patches = x[:, 1:] if self.with_cls_token else x
-        patches = patches.reshape(B, *patch_resolution, C).permute(0, 3, 1, 2)
+        extra = self.num_extra_tokens if self.with_cls_token else 0
+        patches = x[:, extra:].reshape(B, *patch_resolution, C).permute(0, 3, 1, 2)
         if self.output_cls_token:
-            return [patches, x[:, 0]]
+            return [patches, *(x[:, i] for i in range(extra))]
         return patches
 
     def _freeze_stages(self) -> None:

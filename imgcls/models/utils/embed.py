@@ -5,6 +5,7 @@ Key names follow mmcv/mmcls (``projection``, ``norm``, ``reduction``), so their 
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 
@@ -14,6 +15,13 @@ import torch.nn.functional as F
 
 from ...errors import ConfigError
 from ..layers import build_conv_layer, build_norm_layer
+
+logger = logging.getLogger(__name__)
+
+
+def log_resize(name: str, src: Sequence[int], dst: Sequence[int], what: str) -> None:
+    """Say, on the ``imgcls`` logger, that a checkpoint tensor was resized while loading."""
+    logger.info(f'Resized {name} from a {src[0]}x{src[1]} {what} (checkpoint) to {dst[0]}x{dst[1]} (model)')
 
 
 def to_2tuple(x) -> tuple:
@@ -106,7 +114,8 @@ class PatchEmbed(nn.Module):
 
 
 class PatchMerging(nn.Module):
-    """Merge each 2x2 (``kernel_size``) neighbourhood of tokens into one: norm, then a linear reduction.
+    """Merge each 2x2 (``kernel_size``) neighbourhood of tokens into one: norm, then a linear reduction
+    (or the reduction, then a norm of its output with ``is_post_norm``, as Swin V2 does).
 
     The merged vector is ordered channel-major (channel, then row, then column of the window), as
     ``nn.Unfold`` orders it and as mmcls checkpoints expect; converters reorder the Swin originals.
@@ -115,9 +124,11 @@ class PatchMerging(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size=2, stride=None, padding='corner',
-                 dilation=1, bias: bool = False, norm_cfg: Mapping | None = dict(type='LN'), init_cfg=None):
+                 dilation=1, bias: bool = False, norm_cfg: Mapping | None = dict(type='LN'),
+                 is_post_norm: bool = False, init_cfg=None):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
+        self.is_post_norm = is_post_norm
         self.init_cfg = init_cfg
         stride = kernel_size if stride is None else stride
         self.kernel_size, self.stride = to_2tuple(kernel_size), to_2tuple(stride)
@@ -131,8 +142,9 @@ class PatchMerging(nn.Module):
         self.sampler = nn.Unfold(kernel_size=self.kernel_size, dilation=self.dilation, padding=self.padding,
                                  stride=self.stride)
         sample_dim = self.kernel_size[0] * self.kernel_size[1] * in_channels
-        self.norm = build_norm_layer(norm_cfg, sample_dim)[1] if norm_cfg is not None else None
-        self.reduction = nn.Linear(sample_dim, out_channels, bias=bias)
+        self.reduction = nn.Linear(sample_dim, out_channels, bias=bias)  # before norm: mmcls's key order
+        norm_dims = out_channels if is_post_norm else sample_dim
+        self.norm = build_norm_layer(norm_cfg, norm_dims)[1] if norm_cfg is not None else None
 
     def forward(self, x: torch.Tensor, input_size: tuple[int, int]) -> tuple[torch.Tensor, tuple[int, int]]:
         B, L, C = x.shape
@@ -146,6 +158,9 @@ class PatchMerging(nn.Module):
         x = self.sampler(x).transpose(1, 2)  # (B, H'*W', C*kh*kw)
         out_size = tuple((size + 2 * p - d * (k - 1) - 1) // s + 1 for size, p, d, k, s in
                          zip((H, W), self.padding, self.dilation, self.kernel_size, self.stride))
+        if self.is_post_norm:
+            x = self.reduction(x)
+            return (self.norm(x) if self.norm is not None else x), out_size
         if self.norm is not None:
             x = self.norm(x)
         return self.reduction(x), out_size
