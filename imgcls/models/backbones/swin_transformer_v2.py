@@ -15,6 +15,7 @@ from ..layers import build_norm_layer
 from ..utils.attention import ShiftWindowMSA, WindowMSAV2
 from ..utils.embed import PatchEmbed, PatchMerging, log_resize, to_2tuple
 from ..utils.ffn import FFN
+from ..utils.stages import check_frozen_stages, check_out_indices
 from .base_backbone import BaseBackbone
 from .swin_transformer import SwinTransformer
 
@@ -140,10 +141,9 @@ class SwinTransformerV2(SwinTransformer):
         arch = self._arch(arch)
         self.embed_dims, self.depths, self.num_heads = arch['embed_dims'], arch['depths'], arch['num_heads']
         self.num_layers = len(self.depths)
-        self.out_indices = self._out_indices(out_indices)
-        if not isinstance(frozen_stages, int) or not -1 <= frozen_stages < self.num_layers:
-            raise ConfigError(f'frozen_stages={frozen_stages!r} must be an int in [-1, {self.num_layers - 1}]')
-        self.frozen_stages, self.norm_eval = frozen_stages, norm_eval
+        self.out_indices = check_out_indices('SwinTransformerV2', out_indices, self.num_layers)
+        self.frozen_stages = check_frozen_stages('SwinTransformerV2', frozen_stages, -1, self.num_layers - 1)
+        self.norm_eval = norm_eval
         self.use_abs_pos_embed, self.interpolate_mode = use_abs_pos_embed, interpolate_mode
         self.window_sizes = _per_stage(window_size, self.num_layers, 'window_size')
         pretrained = _per_stage(pretrained_window_sizes or 0, self.num_layers, 'pretrained_window_sizes')
