@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError, DataError
-from ..builder import DATASETS
+from ..registries import DATASETS
 from ._safe_pickle import safe_pickle_load
 from .base_dataset import BaseDataset
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError
-from ..builder import DATASETS
+from ..registries import DATASETS
 from .base_dataset import BaseDataset
 
 __all__ = ['Digits']

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 
 from ...errors import DataError
-from ..builder import DATASETS
+from ..registries import DATASETS
 from .custom import IMG_EXTENSIONS, CustomDataset
 
 __all__ = ['ImageNet']

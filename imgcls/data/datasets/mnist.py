@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError, DataError
-from ..builder import DATASETS
+from ..registries import DATASETS
 from .base_dataset import BaseDataset
 
 __all__ = ['MNIST', 'FashionMNIST', 'read_idx']

@@ -18,7 +18,7 @@ import torchvision.transforms.v2.functional as F
 from torchvision.transforms import InterpolationMode
 
 from ...errors import ConfigError
-from ..builder import PIPELINES
+from ..registries import PIPELINES
 from .transforms import get_img, set_img
 
 __all__ = ['Shear', 'Translate', 'Rotate', 'AutoContrast', 'Invert', 'Equalize', 'Solarize', 'SolarizeAdd',

@@ -10,7 +10,7 @@ import torch
 import torchvision.transforms.v2 as T
 
 from ...errors import ConfigError
-from ..builder import PIPELINES
+from ..registries import PIPELINES
 from .transforms import get_img, set_img
 
 __all__ = ['AutoAugment', 'RandAugment', 'RAND_INCREASING_POLICIES']

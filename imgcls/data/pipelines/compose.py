@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ...errors import ConfigError, DataError
 from ...registry import build_from_cfg
-from ..builder import PIPELINES
+from ..registries import PIPELINES
 
 __all__ = ['Compose']
 

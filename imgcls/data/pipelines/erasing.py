@@ -9,7 +9,7 @@ from numbers import Number
 import torch
 
 from ...errors import ConfigError
-from ..builder import PIPELINES
+from ..registries import PIPELINES
 from .transforms import get_img, set_img
 
 __all__ = ['RandomErasing']

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError, DataError
-from ..builder import PIPELINES
+from ..registries import PIPELINES
 
 __all__ = ['ImageToTensor', 'ToTensor', 'Collect', 'to_chw_tensor', 'to_tensor']
 

@@ -19,7 +19,7 @@ import torch
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg
 
 from ...errors import ConfigError, DataError
-from ..builder import PIPELINES
+from ..registries import PIPELINES
 
 __all__ = ['LoadImageFromFile', 'read_image_file', 'decode_image_bytes', 'ImageReadError']
 

@@ -8,7 +8,7 @@ from numbers import Number
 import torchvision.transforms.v2.functional as F
 
 from ...errors import ConfigError, DataError
-from ..builder import PIPELINES
+from ..registries import PIPELINES
 from .transforms import _PADDING_MODES, _pair, get_img, set_img
 
 __all__ = ['Pad']

@@ -12,7 +12,7 @@ import torch
 import torchvision.transforms.v2 as T
 
 from ...errors import ConfigError, DataError
-from ..builder import PIPELINES
+from ..registries import PIPELINES
 from .transforms import get_img, set_img
 
 __all__ = ['ColorJitter', 'Lighting', 'RandomGrayscale']
@@ -70,9 +70,10 @@ class Lighting:
 
     Adds ``eigvec @ (alpha * eigval)`` to every pixel, with ``alpha ~ N(0, alphastd)`` per
     eigenvalue; ``eigval`` (3,) and ``eigvec`` (3, 3, one eigenvector per column) in 0..255
-    units. ``to_rgb`` keeps its mmcls meaning (see Normalize): with the usual ImageNet values,
-    given in RGB order, ``to_rgb=True`` for images read from files adds the noise to R, G, B in
-    that order. imgcls images stay RGB either way.
+    units. ``to_rgb`` keeps its mmcls meaning (see Normalize): mmcls reversed the channel order
+    (BGR from a file became RGB) and then added the noise in the new order; the reversal is
+    recorded in ``results['mmcls_channel_order']`` for the Normalize steps that follow (as the
+    RegNet configs rely on). imgcls images stay RGB either way.
     """
 
     def __init__(self, eigval: Sequence[float], eigvec: Sequence[Sequence[float]], alphastd: float = 0.1,
@@ -89,7 +90,11 @@ class Lighting:
                             f"({results.get('filename', '')})")
         alpha = torch.randn(3, dtype=torch.float64) * self.alphastd
         alter = (self.eigvec @ (alpha * self.eigval)).float()
-        if self.to_rgb == (results.get('mmcls_channel_order', 'rgb') == 'rgb'):
+        order = results.get('mmcls_channel_order', 'rgb')
+        if self.to_rgb:  # mmcv's adjust_lighting reversed the channels it was given before adding the noise
+            order = 'rgb' if order == 'bgr' else 'bgr'
+            results['mmcls_channel_order'] = order
+        if order == 'bgr':
             alter = alter.flip(0)  # mmcls added the noise in BGR order here
         out = img.float() + alter.view(3, 1, 1)
         set_img(results, out.round_().clamp_(0, 255).to(torch.uint8) if img.dtype == torch.uint8 else out)

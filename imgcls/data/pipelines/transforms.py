@@ -18,7 +18,7 @@ import torchvision.transforms.v2.functional as F
 from torchvision.transforms import InterpolationMode
 
 from ...errors import ConfigError, DataError
-from ..builder import PIPELINES
+from ..registries import PIPELINES
 from .formatting import to_chw_tensor
 
 __all__ = ['Resize', 'CenterCrop', 'RandomCrop', 'RandomResizedCrop', 'RandomFlip', 'Normalize']

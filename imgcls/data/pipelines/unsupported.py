@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...errors import ConfigError
-from ..builder import PIPELINES
+from ..registries import PIPELINES
 
 __all__ = ['Albu', 'ToPIL', 'ToNumpy']
 
