@@ -51,14 +51,19 @@ def _strip_pipeline(pipeline: list, where: str, found: list) -> tuple[list, str]
 
     Follows the channel order mmcls had through the steps: mmcv loaded files as BGR, and a
     ``Lighting(to_rgb=True)`` reversed the channels it was given (as mmcv's adjust_lighting did).
+    After ``LoadImageFromFile(to_float32=True)`` the Normalize stays: the preprocessor leaves float
+    batches as they come, so it is recorded as "no normalization" for the model.
     """
-    order, kept = 'rgb', []
+    order, kept, floats = 'rgb', [], False
     for i, step in enumerate(pipeline):
         if _is(step, 'LoadImageFromFile'):
-            order = 'bgr'
+            order, floats = 'bgr', bool(_arg(step, 'to_float32', False))
         elif _is(step, 'Lighting') and _arg(step, 'to_rgb', True):
             order = 'rgb' if order == 'bgr' else 'bgr'
-        if _is(step, 'Normalize'):
+        if _is(step, 'Normalize') and floats:  # float images are normalized in the pipeline, as in mmcls
+            kept.append(step)
+            found.append((f'{where}.{i}', dict(mean=None, std=None, to_rgb=True)))
+        elif _is(step, 'Normalize'):
             found.append((f'{where}.{i}', _norm_params(step, f'{where}.{i}', order)))
         else:
             kept.append(step)

@@ -19,7 +19,7 @@ from torchvision.transforms import InterpolationMode
 
 from ...errors import ConfigError
 from ..registries import PIPELINES
-from .transforms import get_img, set_img
+from .images import map_images
 
 __all__ = ['Shear', 'Translate', 'Rotate', 'AutoContrast', 'Invert', 'Equalize', 'Solarize', 'SolarizeAdd',
            'Posterize', 'Contrast', 'ColorTransform', 'Brightness', 'Sharpness', 'Cutout']
@@ -53,16 +53,20 @@ def _fill_for(fill, channels: int):
 
 
 class _Op:
-    """Applies ``apply(img)`` with probability ``prob``."""
+    """Applies ``apply(img)`` with probability ``prob``, to every image of ``img_fields`` alike."""
+
+    img_layout = 'chw'
+    uint8_only = True  # defined on 8-bit values: a float image (to_float32=True) is rounded for it
 
     def __init__(self, prob: float = 0.5, random_negative_prob: float = 0.5):
         name = type(self).__name__
         self.prob = _number(name, 'prob', prob, 0, 1)
         self.random_negative_prob = _number(name, 'random_negative_prob', random_negative_prob, 0, 1)
+        self._negative = False
 
     def signed(self, value: float) -> float:
-        """``value`` negated with probability ``random_negative_prob``."""
-        return -value if torch.rand(()).item() < self.random_negative_prob else value
+        """``value`` negated when this call drew a negative sign (probability ``random_negative_prob``)."""
+        return -value if self._negative else value
 
     def apply(self, img: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -70,8 +74,14 @@ class _Op:
     def __call__(self, results: dict) -> dict:
         if self.prob < 1 and torch.rand(()).item() >= self.prob:
             return results
-        set_img(results, self.apply(get_img(results)))
-        return results
+        # one sign per call, so that every image of img_fields gets the same change
+        self._negative = torch.rand(()).item() < self.random_negative_prob
+        return map_images(results, self._apply_any)
+
+    def _apply_any(self, img: torch.Tensor) -> torch.Tensor:
+        if img.dtype == torch.uint8 or not self.uint8_only:
+            return self.apply(img)
+        return self.apply(img.round().clamp(0, 255).to(torch.uint8)).to(img.dtype)
 
     def __repr__(self) -> str:
         args = ', '.join(f'{k}={v!r}' for k, v in vars(self).items() if not k.startswith('_'))
@@ -79,6 +89,8 @@ class _Op:
 
 
 class _Warp(_Op):
+    uint8_only = False
+
     def __init__(self, pad_val=128, prob: float = 0.5, random_negative_prob: float = 0.5,
                  interpolation: str = 'nearest'):
         super().__init__(prob, random_negative_prob)

@@ -11,7 +11,7 @@ import torchvision.transforms.v2 as T
 
 from ...errors import ConfigError
 from ..registries import PIPELINES
-from .transforms import get_img, set_img
+from .images import map_images
 
 __all__ = ['AutoAugment', 'RandAugment', 'RAND_INCREASING_POLICIES']
 
@@ -76,6 +76,8 @@ class AutoAugment:
     (default ``pad_val=128``).
     """
 
+    img_layout = 'chw'
+
     def __init__(self, policies, hparams: Mapping | None = None):
         self.hparams = dict(hparams) if hparams is not None else {'pad_val': 128}
         self.policies = policies
@@ -101,8 +103,7 @@ class AutoAugment:
 
     def __call__(self, results: dict) -> dict:
         if self._tv is not None:
-            set_img(results, self._tv(get_img(results)))
-            return results
+            return map_images(results, self._tv)
         for op in self._sub_policies[int(torch.randint(len(self._sub_policies), ()))]:
             results = op(results)
         return results
@@ -127,6 +128,8 @@ class RandAugment:
     ``magnitude=magnitude_level``, ``num_magnitude_bins=total_level + 1``; its own operations and
     ranges, every drawn operation applied; no ``magnitude_std``).
     """
+
+    img_layout = 'chw'
 
     def __init__(self, policies, num_policies: int, magnitude_level: float, magnitude_std=0.,
                  total_level: float = 30, hparams: Mapping | None = None):
@@ -184,8 +187,7 @@ class RandAugment:
 
     def __call__(self, results: dict) -> dict:
         if self._tv is not None:
-            set_img(results, self._tv(get_img(results)))
-            return results
+            return map_images(results, self._tv)
         for k in torch.randint(len(self._entries), (self.num_policies,)).tolist():
             cls, args, key, value_range = self._entries[k]
             if key is not None:

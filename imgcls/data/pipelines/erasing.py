@@ -10,7 +10,7 @@ import torch
 
 from ...errors import ConfigError
 from ..registries import PIPELINES
-from .transforms import get_img, set_img
+from .images import get_img, map_images
 
 __all__ = ['RandomErasing']
 
@@ -45,6 +45,8 @@ class RandomErasing:
     mmcls habit of erasing after Normalize with ``fill_color=mean, fill_std=std`` keeps its
     meaning (a patch that normalizes to about zero mean and unit spread).
     """
+
+    img_layout = 'chw'
 
     def __init__(self, erase_prob: float = 0.5, min_area_ratio: float = 0.02, max_area_ratio: float = 0.4,
                  aspect_range=(3 / 10, 10 / 3), mode: str = 'const', fill_color=(128, 128, 128), fill_std=None):
@@ -99,12 +101,15 @@ class RandomErasing:
             return results
         img = get_img(results)
         box = self._box(img.shape[-2], img.shape[-1])
-        if box is not None:
-            top, left, eh, ew = box
+        if box is None:
+            return results
+        top, left, eh, ew = box
+
+        def erase(img: torch.Tensor) -> torch.Tensor:
             img = img.clone()
             img[:, top:top + eh, left:left + ew] = self._fill(img, eh, ew)
-            set_img(results, img)
-        return results
+            return img
+        return map_images(results, erase)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(erase_prob={self.erase_prob}, min_area_ratio={self.min_area_ratio}, '

@@ -72,6 +72,8 @@ def _missing(results: dict, key: str, step: str) -> DataError:
 class ImageToTensor:
     """Make ``results[k]`` a ``(C, H, W)`` tensor (HWC numpy arrays are transposed)."""
 
+    img_layout = 'chw'
+
     def __init__(self, keys: Sequence[str]):
         self.keys = _check_keys(keys, 'ImageToTensor')
 
@@ -90,6 +92,8 @@ class ImageToTensor:
 class ToTensor:
     """Convert ``results[k]`` (numpy, int, float, sequence) to a tensor; ints become 0-d tensors."""
 
+    img_layout = 'chw'
+
     def __init__(self, keys: Sequence[str]):
         self.keys = _check_keys(keys, 'ToTensor')
 
@@ -107,6 +111,8 @@ class ToTensor:
 @PIPELINES.register_module()
 class Collect:
     """Keep only ``keys``, plus ``img_metas``: a plain dict of the ``meta_keys`` present."""
+
+    img_layout = 'chw'
 
     def __init__(self, keys: Sequence[str],
                  meta_keys: Sequence[str] = ('filename', 'ori_filename', 'ori_shape', 'img_shape',

@@ -207,17 +207,20 @@ class LoadImageFromFile:
     """Load ``results['img_info']['filename']`` (joined to ``img_prefix``) into ``results['img']``.
 
     The image is a ``(C, H, W)`` uint8 RGB tensor (1 channel with ``color_type='grayscale'``;
-    ``'unchanged'`` keeps the file's channels, alpha included). ``to_float32`` is accepted for
-    mmcls compatibility and ignored: images stay uint8 until the model's data preprocessor
-    converts them on the device.
+    ``'unchanged'`` keeps the file's channels, alpha included). ``to_float32=True`` makes it
+    float32 (0..255), as mmcls did: the steps after it then compute without rounding between them,
+    and the pipeline's Normalize stays in the pipeline (batches of uint8 images are the ones the
+    model's data preprocessor normalizes on the device).
     """
+
+    img_layout = 'chw'
 
     def __init__(self, to_float32: bool = False, color_type: str = 'color',
                  file_client_args: Mapping | None = None):
         if color_type not in _COLOR_TYPES:
             raise ConfigError(f'LoadImageFromFile: color_type={color_type!r} is not one of {_COLOR_TYPES}')
         check_file_client_args(file_client_args, 'LoadImageFromFile')
-        self.to_float32 = to_float32
+        self.to_float32 = bool(to_float32)
         self.color_type = color_type
         self.file_client_args = file_client_args
 
@@ -230,6 +233,8 @@ class LoadImageFromFile:
         prefix = results.get('img_prefix')
         filename = os.path.join(prefix, info['filename']) if prefix else info['filename']
         img = decode_image_bytes(read_image_file(filename), self.color_type, filename)
+        if self.to_float32:
+            img = img.float()
         shape = (img.shape[1], img.shape[2], img.shape[0])
         results.update(filename=filename, ori_filename=info['filename'], img=img,
                        img_shape=shape, ori_shape=shape)

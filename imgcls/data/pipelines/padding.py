@@ -9,7 +9,8 @@ import torchvision.transforms.v2.functional as F
 
 from ...errors import ConfigError, DataError
 from ..registries import PIPELINES
-from .transforms import _PADDING_MODES, _pair, get_img, set_img
+from .images import get_img, map_images
+from .transforms import _PADDING_MODES, _pair
 
 __all__ = ['Pad']
 
@@ -23,6 +24,8 @@ class Pad:
         pad_val: fill for 'constant' padding: a number or one per channel.
         padding_mode: 'constant', 'edge', 'reflect' or 'symmetric'.
     """
+
+    img_layout = 'chw'
 
     def __init__(self, size=None, pad_to_square: bool = False, pad_val=0, padding_mode: str = 'constant'):
         if (size is None) == (not pad_to_square):
@@ -46,8 +49,8 @@ class Pad:
                             f'{th}x{tw}; resize or crop it first')
         if (th, tw) != (h, w):
             fill = list(self.pad_val) if isinstance(self.pad_val, Sequence) else self.pad_val
-            img = F.pad(img, [0, 0, tw - w, th - h], fill=fill, padding_mode=self.padding_mode)
-            set_img(results, img)
+            map_images(results, lambda img: F.pad(img, [0, 0, tw - w, th - h], fill=fill,
+                                                  padding_mode=self.padding_mode))
         return results
 
     def __repr__(self) -> str:

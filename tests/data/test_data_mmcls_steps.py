@@ -1,0 +1,215 @@
+"""Steps as mmcls 0.x ran them: resizing backends, crops, img_fields, float loading, the 0.x-only steps,
+and a user's own 0.x step (HWC numpy BGR) inside an imgcls pipeline."""
+
+import builtins
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from PIL import Image
+
+from imgcls.data import PIPELINES, Compose
+from imgcls.data.pipelines import (
+    CenterCrop,
+    EfficientNetCenterCrop,
+    EfficientNetRandomCrop,
+    LoadImageFromFile,
+    RandomCrop,
+    RandomFlip,
+    RandomResizedCrop,
+    Resize,
+)
+from imgcls.data.utils import move_normalize_to_model
+from imgcls.errors import ConfigError, DataError
+
+
+def _img(c=3, h=6, w=8, seed=0):
+    return torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (c, h, w), dtype=np.uint8))
+
+
+# -- Resize -----------------------------------------------------------------------------------
+
+def test_area_resize_is_the_pixel_area_average():
+    img = torch.arange(12, dtype=torch.uint8).view(1, 3, 4)
+    # 3x4 -> 1x2: each output pixel averages a 3x2 block: (0+1+4+5+8+9)/6 = 4.5 -> 4 (round half to even), 6.5 -> 6
+    out = Resize((1, 2), interpolation='area')({'img': img})['img']
+    assert out.tolist() == [[[4, 6]]]
+    # 1x3 -> 1x2: the middle pixel is split between the two outputs: (2*10 + 1*40) / 3 = 20, (1*40 + 2*70) / 3 = 60
+    row = torch.tensor([[[10, 40, 70]]], dtype=torch.uint8)
+    assert Resize((1, 2), interpolation='area')({'img': row})['img'].tolist() == [[[20, 60]]]
+
+
+@pytest.mark.parametrize('interpolation, pil', [('bilinear', Image.BILINEAR), ('bicubic', Image.BICUBIC),
+                                                ('nearest', Image.NEAREST), ('lanczos', Image.LANCZOS),
+                                                ('area', Image.BOX)])
+def test_pillow_backend_is_pillow(interpolation, pil):
+    img = _img(h=20, w=30)
+    out = Resize((7, 11), interpolation=interpolation, backend='pillow')({'img': img})['img']
+    expected = np.asarray(Image.fromarray(img.permute(1, 2, 0).numpy()).resize((11, 7), pil))
+    np.testing.assert_array_equal(out.permute(1, 2, 0).numpy(), expected)
+
+
+def test_cv2_backend_does_not_antialias_like_opencv():
+    """mmcls's default backend (cv2) samples bilinearly at half-pixel centres without a low-pass filter."""
+    img = _img(c=1, h=8, w=8)
+    out = Resize((4, 4), backend='cv2')({'img': img})['img']
+    # 8 -> 4 exactly halves: each output is the mean of a 2x2 block (the sample point falls between 4 pixels)
+    expected = TF.avg_pool2d(img[None].float(), 2)[0]
+    assert torch.allclose(out.float(), expected, atol=0.51)
+    smooth = Resize((4, 4), backend='torchvision')({'img': img})['img']  # antialiased: a wider filter
+    assert not torch.equal(out, smooth)
+
+
+def test_resize_every_image_field():
+    r = {'img': _img(), 'mask': _img(c=1), 'img_fields': ['img', 'mask']}
+    r = Resize((3, 4))(r)
+    assert r['img'].shape == (3, 3, 4) and r['mask'].shape == (1, 3, 4) and r['img_shape'] == (3, 4, 3)
+
+
+# -- crops ------------------------------------------------------------------------------------
+
+def test_center_crop_float_size_truncates_as_mmcv():
+    img = torch.arange(10, dtype=torch.uint8).view(1, 1, 10)
+    # width 3.5: x1 = round(3.25) = 3, x2 = int(min(10, 6.5) - 1) = 5 -> columns 3..5
+    assert CenterCrop((1, 3.5))({'img': img})['img'].tolist() == [[[3, 4, 5]]]
+
+
+def test_efficientnet_names_are_the_efficientnet_style_steps():
+    img = _img(h=40, w=60)
+    a = EfficientNetCenterCrop(16, crop_padding=16)({'img': img})['img']
+    b = CenterCrop(16, efficientnet_style=True, crop_padding=16, interpolation='bicubic')({'img': img})['img']
+    assert torch.equal(a, b) and a.shape == (3, 16, 16)
+    torch.manual_seed(3)
+    a = EfficientNetRandomCrop(12)({'img': img})['img']
+    torch.manual_seed(3)
+    b = RandomResizedCrop(12, efficientnet_style=True, interpolation='bicubic')({'img': img})['img']
+    assert torch.equal(a, b) and a.shape == (3, 12, 12)
+
+
+@pytest.mark.parametrize('step', [RandomCrop(4, padding=1), RandomResizedCrop(5), RandomFlip(1.0), CenterCrop(3),
+                                  PIPELINES.build(dict(type='Rotate', angle=30, prob=1.0)),
+                                  PIPELINES.build(dict(type='Brightness', magnitude=0.5, prob=1.0))])
+def test_random_steps_change_every_image_field_alike(step):
+    img = _img()
+    torch.manual_seed(0)
+    r = step({'img': img.clone(), 'copy': img.clone(), 'img_fields': ['img', 'copy']})
+    assert torch.equal(r['img'], r['copy'])
+    assert not torch.equal(r['copy'], img) or r['copy'].shape != img.shape
+
+
+def test_img_fields_naming_a_missing_key():
+    with pytest.raises(DataError, match="img_fields'] names 'mask' but results has no such key"):
+        RandomFlip(1.0)({'img': _img(), 'img_fields': ['img', 'mask']})
+
+
+# -- loading ----------------------------------------------------------------------------------
+
+def test_load_to_float32_and_its_normalize_stays(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (4, 5, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / 'a.png')
+    r = LoadImageFromFile(to_float32=True)({'img_prefix': str(tmp_path), 'img_info': {'filename': 'a.png'}})
+    assert r['img'].dtype == torch.float32
+    np.testing.assert_array_equal(r['img'].permute(1, 2, 0).numpy(), pixels.astype(np.float32))
+    norm = dict(type='Normalize', mean=[1.0, 2.0, 3.0], std=[1.0, 1.0, 1.0])
+    cfg = dict(data=dict(train=dict(type='ImageNet', pipeline=[dict(type='LoadImageFromFile', to_float32=True),
+                                                                 norm])))
+    new, pre = move_normalize_to_model(cfg)
+    assert [s['type'] for s in new['data']['train']['pipeline']] == ['LoadImageFromFile', 'Normalize']
+    assert pre is None  # float batches are normalized in the pipeline, so the model has nothing to do
+
+
+# -- the mmcls 0.x steps that change what an image is -----------------------------------------
+
+def test_to_pil_to_numpy_round_trip_keeps_the_image():
+    img = _img()
+    r = Compose([dict(type='ToPIL'), dict(type='ToNumpy')])({'img': img, 'mmcls_channel_order': 'bgr'})
+    assert r['img'].dtype == torch.float32 and torch.equal(r['img'], img.float())
+
+
+def test_to_pil_gives_a_pil_image_in_mmcls_channel_order():
+    seen = {}
+
+    class Peek:
+        img_layout = 'any'
+
+        def __call__(self, results):
+            seen['img'] = results['img']
+            return results
+
+    img = _img()
+    Compose([dict(type='ToPIL'), Peek()])({'img': img, 'mmcls_channel_order': 'bgr'})
+    assert isinstance(seen['img'], Image.Image)
+    np.testing.assert_array_equal(np.asarray(seen['img']), img.permute(1, 2, 0).numpy()[:, :, ::-1])  # BGR
+
+
+def test_transpose_and_to_half():
+    r = Compose([dict(type='Transpose', keys=['img', 'feat'], order=(2, 0, 1)), dict(type='ToHalf', keys=['feat'])])(
+        {'img': _img(), 'feat': np.zeros((2, 3, 4), dtype=np.float32)})
+    assert r['img'].shape == (3, 6, 8) and r['img'].dtype == torch.uint8  # images are CHW already
+    assert r['feat'].shape == (4, 2, 3) and r['feat'].dtype == np.float16
+    with pytest.raises(ConfigError, match=r"only order allowed on them is \(2, 0, 1\)"):
+        PIPELINES.build(dict(type='Transpose', keys=['img'], order=(1, 0, 2)))({'img': _img()})
+    with pytest.raises(ConfigError, match='permutation'):
+        PIPELINES.build(dict(type='Transpose', keys=['img'], order=(0, 0, 1)))
+
+
+def test_albu_runs_albumentations_on_the_mmcls_image():
+    pytest.importorskip('albumentations')
+    img = _img()
+    step = dict(type='Albu', transforms=[dict(type='HorizontalFlip', p=1.0)])
+    r = Compose([step])({'img': img, 'mmcls_channel_order': 'bgr'})
+    assert torch.equal(r['img'], img.flip(-1)) and r['img_shape'] == (6, 8, 3)
+    with pytest.raises(Exception, match='albumentations has no transform'):
+        PIPELINES.build(dict(type='Albu', transforms=[dict(type='NoSuchThing')]))
+
+
+def test_albu_without_albumentations_names_the_extra(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_albumentations(name, *args, **kwargs):
+        if name == 'albumentations':
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, '__import__', no_albumentations)
+    with pytest.raises(Exception, match=r'Albu needs the albumentations library: pip install "imgcls\[albu\]"'):
+        PIPELINES.build(dict(type='Albu', transforms=[]))
+
+
+# -- a user's own mmcls 0.x step --------------------------------------------------------------
+
+@PIPELINES.register_module()
+class _ZeroBlueMmclsStep:
+    """Written for mmcls 0.x: an HWC numpy image in BGR; no img_layout declared."""
+
+    def __call__(self, results):
+        img = results['img']
+        assert isinstance(img, np.ndarray) and img.shape[2] == 3
+        img = img.copy()
+        img[:, :, 0] = 0  # B in mmcls's BGR
+        results['img'] = img
+        return results
+
+
+def test_user_mmcls_step_gets_hwc_bgr_and_the_pipeline_stays_rgb_chw():
+    img = _img()
+    pipeline = Compose([dict(type='RandomFlip', flip_prob=0.0), dict(type='_ZeroBlueMmclsStep'),
+                        dict(type='Resize', size=(6, 8)), dict(type='Collect', keys=['img'])])
+    out = pipeline({'img': img.clone(), 'mmcls_channel_order': 'bgr'})['img']
+    assert isinstance(out, torch.Tensor) and out.shape == (3, 6, 8)
+    assert torch.equal(out[:2], img[:2]) and int(out[2].sum()) == 0  # blue is the last channel in RGB
+    # an in-memory dataset (CIFAR): mmcls had RGB there, so the step's channel 0 is red
+    out = pipeline({'img': img.clone()})['img']
+    assert int(out[0].sum()) == 0 and torch.equal(out[1:], img[1:])
+
+
+def test_bad_img_layout_is_reported():
+    class Odd:
+        img_layout = 'nhwc'
+
+        def __call__(self, results):
+            return results
+
+    with pytest.raises(DataError, match=r"Odd.img_layout must be one of \['chw', 'hwc', 'any'\], got 'nhwc'"):
+        Compose([Odd()])
