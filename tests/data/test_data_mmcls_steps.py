@@ -213,3 +213,21 @@ def test_bad_img_layout_is_reported():
 
     with pytest.raises(DataError, match=r"Odd.img_layout must be one of \['chw', 'hwc', 'any'\], got 'nhwc'"):
         Compose([Odd()])
+
+
+# -- colours given in mmcls's channel order ------------------------------------------------------
+
+def test_fill_colours_follow_mmcls_channel_order():
+    """Swin's RandomErasing(fill_color=mean[::-1]) and RandAugment pad_val=mean[::-1] are BGR after a file load."""
+    img = torch.zeros(3, 8, 8, dtype=torch.uint8)
+    bgr = [10, 20, 30]
+    erase = PIPELINES.build(dict(type='RandomErasing', erase_prob=1.0, min_area_ratio=0.3, max_area_ratio=0.3,
+                                 fill_color=bgr))
+    for order, expected in (('bgr', [30, 20, 10]), ('rgb', [10, 20, 30])):
+        torch.manual_seed(0)
+        out = erase({'img': img.clone(), 'mmcls_channel_order': order})['img']
+        erased = out.flatten(1)[:, out.flatten(1).sum(0) > 0]
+        assert erased.shape[1] > 0 and erased.unique(dim=1).flatten().tolist() == expected
+    shift = PIPELINES.build(dict(type='Translate', magnitude=0.5, prob=1.0, random_negative_prob=0.0, pad_val=bgr))
+    out = shift({'img': img.clone(), 'mmcls_channel_order': 'bgr'})['img']
+    assert out[:, 0, 0].tolist() == [30, 20, 10]  # the left half is padding after a shift right

@@ -19,7 +19,7 @@ from torchvision.transforms import InterpolationMode
 
 from ...errors import ConfigError
 from ..registries import PIPELINES
-from .images import map_images
+from .images import in_rgb_order, map_images
 
 __all__ = ['Shear', 'Translate', 'Rotate', 'AutoContrast', 'Invert', 'Equalize', 'Solarize', 'SolarizeAdd',
            'Posterize', 'Contrast', 'ColorTransform', 'Brightness', 'Sharpness', 'Cutout']
@@ -62,7 +62,7 @@ class _Op:
         name = type(self).__name__
         self.prob = _number(name, 'prob', prob, 0, 1)
         self.random_negative_prob = _number(name, 'random_negative_prob', random_negative_prob, 0, 1)
-        self._negative = False
+        self._negative = self._bgr = False
 
     def signed(self, value: float) -> float:
         """``value`` negated when this call drew a negative sign (probability ``random_negative_prob``)."""
@@ -76,7 +76,13 @@ class _Op:
             return results
         # one sign per call, so that every image of img_fields gets the same change
         self._negative = torch.rand(()).item() < self.random_negative_prob
+        self._bgr = results.get('mmcls_channel_order', 'rgb') == 'bgr'
         return map_images(results, self._apply_any)
+
+    def fill_for(self, fill, channels: int):
+        """``fill`` for an image of ``channels``, in RGB order (mmcls gave it in its own channel order)."""
+        fill = _fill_for(fill, channels)
+        return in_rgb_order(fill, {'mmcls_channel_order': 'bgr' if self._bgr else 'rgb'})
 
     def _apply_any(self, img: torch.Tensor) -> torch.Tensor:
         if img.dtype == torch.uint8 or not self.uint8_only:
@@ -104,7 +110,7 @@ class _Warp(_Op):
         args = dict(angle=0.0, translate=[0.0, 0.0], scale=1.0, shear=[0.0, 0.0])
         args.update(affine)
         return F.affine(img, **args, interpolation=_WARP_MODES[self.interpolation],
-                        fill=_fill_for(self.pad_val, img.shape[0]))
+                        fill=self.fill_for(self.pad_val, img.shape[0]))
 
 
 def _direction(step: str, direction: str) -> str:
@@ -290,7 +296,7 @@ class Cutout(_Plain):
     def apply(self, img: torch.Tensor) -> torch.Tensor:
         h, w = img.shape[-2:]
         top, left = int(torch.randint(0, h, ())), int(torch.randint(0, w, ()))
-        fill = torch.tensor(_fill_for(self.pad_val, img.shape[0]), dtype=torch.float32).reshape(-1, 1, 1)
+        fill = torch.tensor(self.fill_for(self.pad_val, img.shape[0]), dtype=torch.float32).reshape(-1, 1, 1)
         out = img.clone()
         out[:, top:top + self.shape[0], left:left + self.shape[1]] = fill.round().clamp(0, 255).to(img.dtype)
         return out

@@ -10,7 +10,7 @@ import torch
 
 from ...errors import ConfigError
 from ..registries import PIPELINES
-from .images import get_img, map_images
+from .images import get_img, in_rgb_order, map_images
 
 __all__ = ['RandomErasing']
 
@@ -41,9 +41,9 @@ class RandomErasing:
     ``mode='const'`` fills with ``fill_color``; ``mode='rand'`` fills every pixel with a random
     colour: ``N(fill_color, fill_std)`` when ``fill_std`` is given, else uniform in 0..255.
 
-    Values are in 0..255 units on the uint8 image: imgcls normalizes in the model, so the
-    mmcls habit of erasing after Normalize with ``fill_color=mean, fill_std=std`` keeps its
-    meaning (a patch that normalizes to about zero mean and unit spread).
+    Values are in 0..255 units on the uint8 image, given in mmcls's channel order at this step:
+    the Swin / DeiT configs erase before Normalize with ``fill_color=mean[::-1]`` (BGR, as mmcv read
+    the file), which imgcls reverses for its RGB images (a patch of the mean colour).
     """
 
     img_layout = 'chw'
@@ -83,15 +83,15 @@ class RandomErasing:
                 return top, left, eh, ew
         return None
 
-    def _fill(self, img: torch.Tensor, eh: int, ew: int) -> torch.Tensor:
+    def _fill(self, img: torch.Tensor, eh: int, ew: int, results: dict) -> torch.Tensor:
         c = img.shape[0]
-        color = _per_channel(self.fill_color, c)
+        color = _per_channel(in_rgb_order(self.fill_color, results), c)
         if self.mode == 'const':
             patch = color.expand(c, eh, ew)
         elif self.fill_std is None:
             patch = torch.rand(c, eh, ew) * 256.0 - 0.5
         else:
-            patch = color + _per_channel(self.fill_std, c) * torch.randn(c, eh, ew)
+            patch = color + _per_channel(in_rgb_order(self.fill_std, results), c) * torch.randn(c, eh, ew)
         if img.dtype == torch.uint8:
             return patch.round().clamp(0, 255).to(torch.uint8)
         return patch.to(img.dtype)
@@ -107,7 +107,7 @@ class RandomErasing:
 
         def erase(img: torch.Tensor) -> torch.Tensor:
             img = img.clone()
-            img[:, top:top + eh, left:left + ew] = self._fill(img, eh, ew)
+            img[:, top:top + eh, left:left + ew] = self._fill(img, eh, ew, results)
             return img
         return map_images(results, erase)
 

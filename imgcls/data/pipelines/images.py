@@ -26,7 +26,7 @@ import torch
 from ...errors import DataError
 from .formatting import to_chw_tensor
 
-__all__ = ['LAYOUTS', 'image_keys', 'get_img', 'set_img', 'map_images', 'step_layout', 'to_layout']
+__all__ = ['LAYOUTS', 'image_keys', 'get_img', 'set_img', 'map_images', 'step_layout', 'to_layout', 'in_rgb_order']
 
 LAYOUTS = ('chw', 'hwc', 'any')
 
@@ -71,6 +71,15 @@ def map_images(results: dict, fn: Callable[[torch.Tensor], torch.Tensor]) -> dic
             torch.set_rng_state(state)
         set_img(results, fn(to_chw_tensor(results[key], key)), key)
     return results
+
+
+def in_rgb_order(values, results: dict):
+    """Per-channel values (a fill colour, a pad value) given in mmcls's channel order at this step, for
+    imgcls's RGB images: three values are reversed where mmcls had BGR (e.g. ``pad_val=mean[::-1]`` in
+    the Swin configs is the mean colour in BGR order, after mmcv read the file)."""
+    if results.get('mmcls_channel_order', 'rgb') == 'bgr' and isinstance(values, (list, tuple)) and len(values) == 3:
+        return type(values)(values[::-1])
+    return values
 
 
 def step_layout(step: Any, from_config: bool) -> str:

@@ -9,7 +9,7 @@ import torchvision.transforms.v2.functional as F
 
 from ...errors import ConfigError, DataError
 from ..registries import PIPELINES
-from .images import get_img, map_images
+from .images import get_img, in_rgb_order, map_images
 from .transforms import _PADDING_MODES, _pair
 
 __all__ = ['Pad']
@@ -48,7 +48,7 @@ class Pad:
             raise DataError(f"Pad: image {results.get('filename', '')} is {h}x{w}, larger than the pad size "
                             f'{th}x{tw}; resize or crop it first')
         if (th, tw) != (h, w):
-            fill = list(self.pad_val) if isinstance(self.pad_val, Sequence) else self.pad_val
+            fill = in_rgb_order(list(self.pad_val) if isinstance(self.pad_val, Sequence) else self.pad_val, results)
             map_images(results, lambda img: F.pad(img, [0, 0, tw - w, th - h], fill=fill,
                                                   padding_mode=self.padding_mode))
         return results

@@ -16,7 +16,7 @@ import torchvision.transforms.v2.functional as F
 
 from ...errors import ConfigError, DataError
 from ..registries import PIPELINES
-from .images import get_img, map_images, set_img
+from .images import get_img, in_rgb_order, map_images, set_img
 from .normalize import Normalize
 from .resize import BACKENDS, INTERPOLATIONS, CenterCrop, Resize, check_choice, resize_img
 
@@ -85,28 +85,28 @@ class RandomCrop:
             raise ConfigError(f'RandomCrop: pad_val must be a number or one per channel, got {pad_val!r}')
         self.pad_if_needed, self.pad_val, self.padding_mode = pad_if_needed, pad_val, padding_mode
 
-    def _pad(self, img: torch.Tensor, padding: list[int]) -> torch.Tensor:
-        fill = list(self.pad_val) if isinstance(self.pad_val, Sequence) else self.pad_val
-        return F.pad(img, padding, fill=fill, padding_mode=self.padding_mode)
+    def _padded(self, img: torch.Tensor, results: dict) -> torch.Tensor:
+        fill = in_rgb_order(list(self.pad_val) if isinstance(self.pad_val, Sequence) else self.pad_val, results)
 
-    def _padded(self, img: torch.Tensor) -> torch.Tensor:
+        def pad(img: torch.Tensor, padding: list[int]) -> torch.Tensor:
+            return F.pad(img, padding, fill=fill, padding_mode=self.padding_mode)
         if self.padding is not None:
-            img = self._pad(img, self.padding)
+            img = pad(img, self.padding)
         th, tw = self.size
         if self.pad_if_needed and img.shape[-2] < th:
-            img = self._pad(img, [0, th - img.shape[-2], 0, th - img.shape[-2]])
+            img = pad(img, [0, th - img.shape[-2], 0, th - img.shape[-2]])
         if self.pad_if_needed and img.shape[-1] < tw:
-            img = self._pad(img, [tw - img.shape[-1], 0, tw - img.shape[-1], 0])
+            img = pad(img, [tw - img.shape[-1], 0, tw - img.shape[-1], 0])
         return img
 
     def __call__(self, results: dict) -> dict:
-        h, w = self._padded(get_img(results)).shape[-2:]
+        h, w = self._padded(get_img(results), results).shape[-2:]
         th, tw = self.size
         if h < th or w < tw:
             raise DataError(f"RandomCrop: image {results.get('filename', '')} is {h}x{w} after padding, "
                             f'smaller than the crop {th}x{tw}. Set pad_if_needed=True or resize first.')
         top, left = _randint(0, h - th), _randint(0, w - tw)
-        return map_images(results, lambda img: F.crop(self._padded(img), top, left, th, tw))
+        return map_images(results, lambda img: F.crop(self._padded(img, results), top, left, th, tw))
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(size={self.size}, padding={self.padding}, '
