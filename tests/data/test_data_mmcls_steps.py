@@ -231,3 +231,17 @@ def test_fill_colours_follow_mmcls_channel_order():
     shift = PIPELINES.build(dict(type='Translate', magnitude=0.5, prob=1.0, random_negative_prob=0.0, pad_val=bgr))
     out = shift({'img': img.clone(), 'mmcls_channel_order': 'bgr'})['img']
     assert out[:, 0, 0].tolist() == [30, 20, 10]  # the left half is padding after a shift right
+
+
+def test_autoaugment_policy_imagenet_is_mmcls_list():
+    from imgcls.data.pipelines.policies import POLICY_IMAGENET
+
+    assert len(POLICY_IMAGENET) == 25 and all(len(sub) == 2 for sub in POLICY_IMAGENET)
+    # level m of 10 is m / 9 of the range: Solarize 256 * 4 / 9, Rotate 30 * 8 / 9, Shear 0.3 * 5 / 9
+    assert POLICY_IMAGENET[1][0] == dict(type='Solarize', prob=0.6, thr=256 / 9 * 4)
+    assert POLICY_IMAGENET[5][1] == dict(type='Rotate', prob=0.8, angle=30 / 9 * 8)
+    assert POLICY_IMAGENET[18][0] == dict(type='Shear', prob=0.6, magnitude=0.3 / 9 * 5, direction='horizontal')
+    step = PIPELINES.build(dict(type='AutoAugment', policies='policy_imagenet'))
+    assert len(step._sub_policies) == 25
+    with pytest.raises(ConfigError, match=r"not one of \['policy_imagenet', 'imagenet'"):
+        PIPELINES.build(dict(type='AutoAugment', policies='policy_imagenett'))

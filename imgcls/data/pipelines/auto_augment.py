@@ -12,6 +12,7 @@ import torchvision.transforms.v2 as T
 from ...errors import ConfigError
 from ..registries import PIPELINES
 from .images import map_images
+from .policies import POLICY_IMAGENET
 
 __all__ = ['AutoAugment', 'RandAugment', 'RAND_INCREASING_POLICIES']
 
@@ -71,9 +72,10 @@ class AutoAugment:
 
     ``policies`` is mmcls's list of sub-policies, each a list of step dicts applied in order
     (``[[dict(type='Posterize', bits=4, prob=0.4), dict(type='Rotate', angle=30., prob=0.6)], ...]``),
-    or 'imagenet' / 'cifar10' / 'svhn' for torchvision's published AutoAugment policies
-    (torchvision.transforms.v2.AutoAugment). ``hparams`` fills arguments the steps leave out
-    (default ``pad_val=128``).
+    'policy_imagenet' for mmcls's ImageNet policy (:data:`~imgcls.data.pipelines.policies.POLICY_IMAGENET`,
+    the one mmcls's recipes use), or 'imagenet' / 'cifar10' / 'svhn' for torchvision's published
+    AutoAugment policies (torchvision.transforms.v2.AutoAugment, its own operations). ``hparams``
+    fills arguments the steps leave out (default ``pad_val=128``).
     """
 
     img_layout = 'chw'
@@ -81,10 +83,12 @@ class AutoAugment:
     def __init__(self, policies, hparams: Mapping | None = None):
         self.hparams = dict(hparams) if hparams is not None else {'pad_val': 128}
         self.policies = policies
+        if policies == 'policy_imagenet':
+            policies = POLICY_IMAGENET
         if isinstance(policies, str):
             if policies not in _TV_AUTO_POLICIES:
-                raise ConfigError(f'AutoAugment: policies={policies!r} is not one of {list(_TV_AUTO_POLICIES)} '
-                                  'or a list of sub-policies')
+                raise ConfigError(f'AutoAugment: policies={policies!r} is not one of '
+                                  f"{['policy_imagenet', *_TV_AUTO_POLICIES]} or a list of sub-policies")
             self._tv = T.AutoAugment(_TV_AUTO_POLICIES[policies], fill=_pad_fill(self.hparams))
             return
         self._tv = None
