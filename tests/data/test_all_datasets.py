@@ -1,0 +1,121 @@
+"""Every dataset imgcls registers, built from small files in its real format: the contract all datasets keep.
+
+A new dataset needs an entry in FACTORIES (a function of a temporary folder returning its config);
+test_every_dataset_has_a_factory fails until it has one.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import imgcls.data  # noqa: F401  (registers every dataset)
+from imgcls.data import DATASETS, build_dataset
+from imgcls.errors import ConfigError
+
+PIPELINE = [dict(type='Resize', size=(8, 8)), dict(type='ImageToTensor', keys=['img']),
+            dict(type='ToTensor', keys=['gt_label']), dict(type='Collect', keys=['img', 'gt_label'])]
+FILE_PIPELINE = [dict(type='LoadImageFromFile')] + PIPELINE
+
+
+def _folder(root, classes=('cat', 'dog'), per_class=3):
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray(np.full((6, 5, 3), 40 * c + i, np.uint8)).save(root / name / f'{i}.png')
+    return root
+
+
+def _cifar(root, name='cifar-10-batches-py', files=('data_batch_1', 'data_batch_2', 'data_batch_3',
+                                                      'data_batch_4', 'data_batch_5'), key=b'labels', classes=10,
+           meta=('batches.meta', b'label_names')):
+    folder = root / name
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for f in files:
+        entry = {b'data': rng.integers(0, 256, (2, 3072), dtype=np.uint8), key: [1, classes - 1]}
+        (folder / f).write_bytes(pickle.dumps(entry, protocol=2))
+    (folder / meta[0]).write_bytes(pickle.dumps({meta[1]: [f'c{i}'.encode() for i in range(classes)]}, protocol=2))
+    return str(root)
+
+
+def _mnist(root):
+    for split, n in (('train', 4), ('t10k', 2)):
+        images = np.random.default_rng(1).integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        (root / f'{split}-images-idx3-ubyte').write_bytes(
+            bytes([0, 0, 8, 3]) + np.array([n, 28, 28], '>i4').tobytes() + images.tobytes())
+        (root / f'{split}-labels-idx1-ubyte').write_bytes(
+            bytes([0, 0, 8, 1]) + np.array([n], '>i4').tobytes() + np.arange(n, dtype=np.uint8).tobytes())
+    return str(root)
+
+
+def _multilabel(root):
+    _folder(root / 'img', classes=('x',), per_class=3)
+    ann = root / 'ann.txt'
+    ann.write_text('x/0.png 0\nx/1.png 1,2\nx/2.png 0,-2\n')
+    return dict(type='MultiLabelDataset', data_prefix=str(root / 'img'), ann_file=str(ann), classes=['a', 'b', 'c'],
+                pipeline=FILE_PIPELINE)
+
+
+def _custom(root, kind='CustomDataset'):
+    return dict(type=kind, data_prefix=str(_folder(root / 'data')), pipeline=FILE_PIPELINE)
+
+
+FACTORIES = {
+    'CustomDataset': _custom,
+    'ImageNet': lambda root: _custom(root, 'ImageNet'),
+    'Digits': lambda root: dict(type='Digits', split='val', pipeline=PIPELINE),
+    'CIFAR10': lambda root: dict(type='CIFAR10', data_prefix=_cifar(root), pipeline=PIPELINE),
+    'CIFAR100': lambda root: dict(type='CIFAR100', pipeline=PIPELINE, data_prefix=_cifar(
+        root, 'cifar-100-python', ('train',), b'fine_labels', 100, ('meta', b'fine_label_names'))),
+    'MNIST': lambda root: dict(type='MNIST', data_prefix=_mnist(root), pipeline=PIPELINE),
+    'FashionMNIST': lambda root: dict(type='FashionMNIST', data_prefix=_mnist(root), pipeline=PIPELINE),
+    'MultiLabelDataset': _multilabel,
+    'RepeatDataset': lambda root: dict(type='RepeatDataset', times=2, dataset=_custom(root)),
+    'ClassBalancedDataset': lambda root: dict(type='ClassBalancedDataset', oversample_thr=0.5, dataset=_custom(root)),
+    'ConcatDataset': lambda root: dict(type='ConcatDataset', datasets=[_custom(root / 'a'), _custom(root / 'b')]),
+    'KFoldDataset': lambda root: dict(type='KFoldDataset', fold=1, num_splits=3, dataset=_custom(root)),
+}
+NAMES = sorted(k for k in DATASETS.keys() if getattr(DATASETS.get(k), '__module__', '').startswith('imgcls.'))
+
+
+def test_every_dataset_has_a_factory():
+    assert sorted(set(NAMES) - set(FACTORIES)) == []
+
+
+@pytest.mark.parametrize('name', sorted(FACTORIES))
+def test_dataset_contract(name, tmp_path):
+    ds = build_dataset(FACTORIES[name](tmp_path))
+    assert type(ds).__name__ == name and repr(ds).startswith(name)
+    n = len(ds)
+    assert n > 0
+    sample = ds[n - 1]
+    assert sample['img'].dtype == torch.uint8 and sample['img'].shape[-2:] == (8, 8)
+    labels = ds.get_gt_labels()
+    assert len(labels) == n and all(isinstance(c, str) for c in ds.CLASSES)
+    multi = labels.ndim == 2
+    assert torch.equal(torch.as_tensor(sample['gt_label']), torch.as_tensor(labels[n - 1]))
+    expected_ids = np.flatnonzero(labels[0] == 1).tolist() if multi else [int(labels[0])]
+    assert sorted(ds.get_cat_ids(0)) == expected_ids
+    assert len(pickle.loads(pickle.dumps(ds))) == n  # loader workers receive it pickled
+
+
+@pytest.mark.parametrize('name', sorted(FACTORIES))
+def test_dataset_evaluates_perfect_scores_as_100(name, tmp_path):
+    ds = build_dataset(FACTORIES[name](tmp_path))
+    labels = ds.get_gt_labels()
+    if labels.ndim == 2:
+        scores = (labels == 1).astype(np.float32)
+        assert ds.evaluate(list(scores), metric='mAP')['mAP'] == pytest.approx(100.0)
+        return
+    scores = np.eye(len(ds.CLASSES), dtype=np.float32)[labels]
+    try:
+        out = ds.evaluate(list(scores), metric='accuracy', metric_options=dict(topk=(1,)))
+    except ConfigError as e:  # wrappers that repeat images say so and point to a plain dataset
+        assert name in str(e) and 'plain dataset' in str(e)
+        return
+    assert out and all(v == pytest.approx(100.0) for k, v in out.items() if 'top-1' in k)
