@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from .channels import check_channels
 from .registries import PIPELINES
 
 __all__ = ['move_normalize_to_model']
@@ -167,7 +168,10 @@ def move_normalize_to_model(cfg: Any) -> tuple[Any, dict | None]:
         its model raw 0..255 values: ``mean=None``.
 
     Raises:
-        ConfigError: datasets within one split (a ConcatDataset's parts) normalize differently.
+        ConfigError: datasets within one split (a ConcatDataset's parts) normalize differently; or a
+            split's images have other channels than ``model.backbone.in_channels`` (see
+            :func:`imgcls.data.channels.check_channels`), which is better said now than by the first
+            convolution.
     """
     new = copy.deepcopy(cfg)
     data = new.get('data') if hasattr(new, 'get') else None
@@ -181,6 +185,8 @@ def move_normalize_to_model(cfg: Any) -> tuple[Any, dict | None]:
     helpers = _strip_helpers(new)
     if not splits and not isinstance(data, Mapping) and helpers:
         splits['train'] = helpers[0]
-    if not splits or all(p['mean'] is None for _, p in splits.values()):
+    means = [len(p['mean']) for _, p in splits.values() if p['mean'] is not None]
+    check_channels(cfg, means[0] if means else None)
+    if not splits or not means:
         return new, None
     return new, _compose(splits)

@@ -40,6 +40,8 @@ class CIFAR10(BaseDataset):
     ``img`` already, so the pipeline has no loading step. ``ann_file`` is not used.
     """
 
+    CHANNELS = 3  # the image channels every sample has (checked against the model before training)
+
     base_folder = 'cifar-10-batches-py'
     archive = 'cifar-10-python.tar.gz'
     train_list = ('data_batch_1', 'data_batch_2', 'data_batch_3', 'data_batch_4', 'data_batch_5')

@@ -35,6 +35,8 @@ class Digits(BaseDataset):
         seed: the random_state of the split.
     """
 
+    CHANNELS = 1  # the image channels every sample has (checked against the model before training)
+
     CLASSES = tuple(str(i) for i in range(10))
 
     def __init__(self, data_prefix: str | None = None, pipeline: Sequence = (), split: str = 'train',

@@ -72,6 +72,8 @@ class MNIST(BaseDataset):
     samples carry ``img``, so the pipeline has no loading step. ``ann_file`` is not used.
     """
 
+    CHANNELS = 1  # the image channels every sample has (checked against the model before training)
+
     CLASSES = ('0 - zero', '1 - one', '2 - two', '3 - three', '4 - four', '5 - five', '6 - six', '7 - seven',
                '8 - eight', '9 - nine')
     source = 'http://yann.lecun.com/exdb/mnist/'
