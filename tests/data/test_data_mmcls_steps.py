@@ -245,3 +245,19 @@ def test_autoaugment_policy_imagenet_is_mmcls_list():
     assert len(step._sub_policies) == 25
     with pytest.raises(ConfigError, match=r"not one of \['policy_imagenet', 'imagenet'"):
         PIPELINES.build(dict(type='AutoAugment', policies='policy_imagenett'))
+
+
+def test_random_erasing_box_and_fill_as_mmcls():
+    img = torch.zeros(1, 8, 8, dtype=torch.uint8)
+    # a quarter of 64 pixels, square: 4 x 4, the fill truncated like mmcls's uint8 cast (123.675 -> 123)
+    erase = PIPELINES.build(dict(type='RandomErasing', erase_prob=1.0, min_area_ratio=0.25, max_area_ratio=0.25,
+                                 aspect_range=(1.0, 1.0), fill_color=123.675))
+    out = erase({'img': img.clone()})['img'][0]
+    rows, cols = (out > 0).any(1).nonzero().flatten(), (out > 0).any(0).nonzero().flatten()
+    assert len(rows) == len(cols) == 4 and int(out.max()) == 123
+    assert rows.max() <= 6 and cols.max() <= 6  # corner drawn in [0, 8 - 4): the last row/column never starts it
+    # taller than the image: the height is cut to 8, the width is sqrt(64 / 4) = 4
+    tall = PIPELINES.build(dict(type='RandomErasing', erase_prob=1.0, min_area_ratio=1.0, max_area_ratio=1.0,
+                                aspect_range=(4.0, 4.0), fill_color=9))
+    out = tall({'img': img.clone()})['img'][0]
+    assert int((out == 9).sum()) == 32 and bool((out == 9).all(0).any())

@@ -35,9 +35,10 @@ def _per_channel(values: list[float], channels: int) -> torch.Tensor:
 class RandomErasing:
     """With probability ``erase_prob``, fill a random rectangle of the image.
 
-    The rectangle covers a fraction of the area drawn uniformly from ``[min_area_ratio,
-    max_area_ratio]``, with an aspect ratio (h / w) drawn log-uniformly from ``aspect_range``;
-    up to 10 draws are tried until one fits inside the image (else nothing is erased).
+    As mmcls 0.x: the rectangle covers a fraction of the area drawn uniformly from
+    ``[min_area_ratio, max_area_ratio]``, with an aspect ratio (h / w) drawn log-uniformly from
+    ``aspect_range`` (one draw; sides rounded and cut to the image), at a random place. Fill values
+    are truncated to integers as mmcls's uint8 casts did.
     ``mode='const'`` fills with ``fill_color``; ``mode='rand'`` fills every pixel with a random
     colour: ``N(fill_color, fill_std)`` when ``fill_std`` is given, else uniform in 0..255.
 
@@ -70,18 +71,16 @@ class RandomErasing:
         self.fill_color = _numbers('fill_color', fill_color)
         self.fill_std = _numbers('fill_std', fill_std, allow_none=True)
 
-    def _box(self, h: int, w: int) -> tuple[int, int, int, int] | None:
+    def _box(self, h: int, w: int) -> tuple[int, int, int, int]:
         log_lo, log_hi = math.log(self.aspect_range[0]), math.log(self.aspect_range[1])
-        for _ in range(10):
-            u = torch.rand(2).tolist()
-            area = (self.min_area_ratio + (self.max_area_ratio - self.min_area_ratio) * u[0]) * h * w
-            aspect = math.exp(log_lo + (log_hi - log_lo) * u[1])
-            eh, ew = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
-            if 0 < eh < h and 0 < ew < w:
-                top = int(torch.randint(0, h - eh + 1, ()))
-                left = int(torch.randint(0, w - ew + 1, ()))
-                return top, left, eh, ew
-        return None
+        u = torch.rand(2).tolist()
+        aspect = math.exp(log_lo + (log_hi - log_lo) * u[0])
+        area = h * w * (self.min_area_ratio + (self.max_area_ratio - self.min_area_ratio) * u[1])
+        eh, ew = min(int(round(math.sqrt(area * aspect))), h), min(int(round(math.sqrt(area / aspect))), w)
+        # mmcls drew the corner with numpy's randint, whose upper end is excluded
+        top = int(torch.randint(0, h - eh, ())) if h > eh else 0
+        left = int(torch.randint(0, w - ew, ())) if w > ew else 0
+        return top, left, eh, ew
 
     def _fill(self, img: torch.Tensor, eh: int, ew: int, results: dict) -> torch.Tensor:
         c = img.shape[0]
@@ -89,21 +88,16 @@ class RandomErasing:
         if self.mode == 'const':
             patch = color.expand(c, eh, ew)
         elif self.fill_std is None:
-            patch = torch.rand(c, eh, ew) * 256.0 - 0.5
+            patch = torch.rand(c, eh, ew) * 256.0
         else:
             patch = color + _per_channel(in_rgb_order(self.fill_std, results), c) * torch.randn(c, eh, ew)
-        if img.dtype == torch.uint8:
-            return patch.round().clamp(0, 255).to(torch.uint8)
-        return patch.to(img.dtype)
+        return patch.trunc().clamp(0, 255).to(img.dtype)
 
     def __call__(self, results: dict) -> dict:
         if torch.rand(()).item() >= self.erase_prob:
             return results
         img = get_img(results)
-        box = self._box(img.shape[-2], img.shape[-1])
-        if box is None:
-            return results
-        top, left, eh, ew = box
+        top, left, eh, ew = self._box(img.shape[-2], img.shape[-1])
 
         def erase(img: torch.Tensor) -> torch.Tensor:
             img = img.clone()
