@@ -54,9 +54,10 @@ def test_cv2_backend_does_not_antialias_like_opencv():
     """mmcls's default backend (cv2) samples bilinearly at half-pixel centres without a low-pass filter."""
     img = _img(c=1, h=8, w=8)
     out = Resize((4, 4), backend='cv2')({'img': img})['img']
-    # 8 -> 4 exactly halves: each output is the mean of a 2x2 block (the sample point falls between 4 pixels)
+    # 8 -> 4 exactly halves: each output is the mean of a 2x2 block (the sample point falls between 4 pixels),
+    # within one level as OpenCV's own fixed-point arithmetic
     expected = TF.avg_pool2d(img[None].float(), 2)[0]
-    assert torch.allclose(out.float(), expected, atol=0.51)
+    assert torch.allclose(out.float(), expected, atol=1.0)
     smooth = Resize((4, 4), backend='torchvision')({'img': img})['img']  # antialiased: a wider filter
     assert not torch.equal(out, smooth)
 
