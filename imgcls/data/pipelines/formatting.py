@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ...errors import ConfigError, DataError
 from ..registries import PIPELINES
@@ -27,11 +28,7 @@ def to_chw_tensor(img: Any, key: str = 'img') -> torch.Tensor:
             return img
         raise DataError(f"results['{key}'] must be a (C, H, W) image tensor, got shape {tuple(img.shape)}")
     if not isinstance(img, np.ndarray):
-        try:
-            from PIL import Image
-        except ImportError:  # pragma: no cover - PIL ships with torchvision
-            Image = None
-        if Image is not None and isinstance(img, Image.Image):
+        if isinstance(img, Image.Image):
             img = np.asarray(img)
         else:
             raise DataError(f"results['{key}'] must be an image tensor or array, got {type(img).__name__}")

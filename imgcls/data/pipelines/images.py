@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ...errors import DataError
 from .formatting import to_chw_tensor
@@ -95,10 +96,6 @@ def step_layout(step: Any, from_config: bool) -> str:
 def _is_image(value: Any) -> bool:
     if isinstance(value, (torch.Tensor, np.ndarray)):
         return value.ndim in (2, 3)
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - PIL ships with torchvision
-        return False
     return isinstance(value, Image.Image)
 
 

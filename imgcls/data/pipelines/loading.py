@@ -16,6 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
+from PIL import Image, ImageOps
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg
 
 from ...errors import ConfigError, DataError
@@ -129,8 +130,6 @@ def _decode_torchvision(data: torch.Tensor, kind: str, color_type: str) -> torch
 
 
 def _decode_pil(data: torch.Tensor, color_type: str) -> torch.Tensor:
-    from PIL import Image, ImageOps
-
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # e.g. DecompressionBombWarning, palette transparency notes
         pil = Image.open(io.BytesIO(data.numpy().tobytes()))
@@ -158,7 +157,6 @@ def _decode_pil(data: torch.Tensor, color_type: str) -> torch.Tensor:
 def _check_pixel_count(data: torch.Tensor) -> None:
     """Refuse what PIL refuses: a header claiming over 2 x ``PIL.Image.MAX_IMAGE_PIXELS`` (a 600-byte JPEG can
     claim 20000 x 20000, which torchvision would fill in, 1.2 GB, without complaint)."""
-    from PIL import Image
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
