@@ -15,7 +15,7 @@ from PIL import Image
 
 import imgcls.data  # noqa: F401  (registers every dataset)
 from imgcls.data import DATASETS, build_dataset
-from imgcls.errors import ConfigError
+from imgcls.errors import ConfigError, DataError
 
 PIPELINE = [dict(type='Resize', size=(8, 8)), dict(type='ImageToTensor', keys=['img']),
             dict(type='ToTensor', keys=['gt_label']), dict(type='Collect', keys=['img', 'gt_label'])]
@@ -61,6 +61,17 @@ def _multilabel(root):
                 pipeline=FILE_PIPELINE)
 
 
+def _cub(root):
+    _folder(root / 'images', classes=('001.Albatross', '002.Auklet'), per_class=2)
+    (root / 'images.txt').write_text('1 001.Albatross/0.png\n2 001.Albatross/1.png\n3 002.Auklet/0.png\n'
+                                     '4 002.Auklet/1.png\n')
+    (root / 'image_class_labels.txt').write_text('1 1\n2 1\n3 2\n4 2\n')
+    (root / 'train_test_split.txt').write_text('1 1\n2 0\n3 1\n4 0\n')
+    return dict(type='CUB', data_prefix=str(root / 'images'), ann_file=str(root / 'images.txt'),
+                image_class_labels_file=str(root / 'image_class_labels.txt'),
+                train_test_split_file=str(root / 'train_test_split.txt'), pipeline=FILE_PIPELINE)
+
+
 def _custom(root, kind='CustomDataset'):
     return dict(type=kind, data_prefix=str(_folder(root / 'data')), pipeline=FILE_PIPELINE)
 
@@ -68,6 +79,7 @@ def _custom(root, kind='CustomDataset'):
 FACTORIES = {
     'CustomDataset': _custom,
     'ImageNet': lambda root: _custom(root, 'ImageNet'),
+    'CUB': _cub,
     'Digits': lambda root: dict(type='Digits', split='val', pipeline=PIPELINE),
     'CIFAR10': lambda root: dict(type='CIFAR10', data_prefix=_cifar(root), pipeline=PIPELINE),
     'CIFAR100': lambda root: dict(type='CIFAR100', pipeline=PIPELINE, data_prefix=_cifar(
@@ -102,6 +114,20 @@ def test_dataset_contract(name, tmp_path):
     expected_ids = np.flatnonzero(labels[0] == 1).tolist() if multi else [int(labels[0])]
     assert sorted(ds.get_cat_ids(0)) == expected_ids
     assert len(pickle.loads(pickle.dumps(ds))) == n  # loader workers receive it pickled
+
+
+def test_cub_split_labels_and_names(tmp_path):
+    cfg = _cub(tmp_path)
+    train, test = build_dataset(cfg), build_dataset(cfg, default_args=dict(test_mode=True))
+    assert [i['img_info']['filename'] for i in train.data_infos] == ['001.Albatross/0.png', '002.Auklet/0.png']
+    assert train.get_gt_labels().tolist() == [0, 1] and test.get_gt_labels().tolist() == [0, 1]
+    assert len(train.CLASSES) == 200 and train.CLASSES[:2] == ['1', '2']  # no classes.txt beside images.txt
+    names = [f'{i} {i:03d}.Bird_{i}' for i in range(1, 201)]
+    (tmp_path / 'classes.txt').write_text('\n'.join(names) + '\n')
+    assert build_dataset(cfg).CLASSES[:2] == ['Bird_1', 'Bird_2']
+    (tmp_path / 'train_test_split.txt').write_text('1 1\n2 0\n3 1\n')
+    with pytest.raises(DataError, match='list different image ids'):
+        build_dataset(cfg)
 
 
 @pytest.mark.parametrize('name', sorted(FACTORIES))
