@@ -72,6 +72,19 @@ def _cub(root):
                 train_test_split_file=str(root / 'train_test_split.txt'), pipeline=FILE_PIPELINE)
 
 
+def _voc(root):
+    voc = root / 'VOCdevkit' / 'VOC2007'
+    (voc / 'JPEGImages').mkdir(parents=True)
+    (voc / 'Annotations').mkdir()
+    objects = {'000001': [('dog', 0), ('person', 1)], '000002': [('cat', 1), ('cat', 0), ('unicorn', 0)]}
+    for image_id, objs in objects.items():
+        Image.fromarray(np.zeros((6, 5, 3), np.uint8)).save(voc / 'JPEGImages' / f'{image_id}.jpg')
+        body = ''.join(f'<object><name>{n}</name><difficult>{d}</difficult></object>' for n, d in objs)
+        (voc / 'Annotations' / f'{image_id}.xml').write_text(f'<annotation>{body}</annotation>')
+    (root / 'test.txt').write_text('000001\n000002\n')
+    return dict(type='VOC', data_prefix=str(voc), ann_file=str(root / 'test.txt'), pipeline=FILE_PIPELINE)
+
+
 def _custom(root, kind='CustomDataset'):
     return dict(type=kind, data_prefix=str(_folder(root / 'data')), pipeline=FILE_PIPELINE)
 
@@ -87,6 +100,7 @@ FACTORIES = {
     'MNIST': lambda root: dict(type='MNIST', data_prefix=_mnist(root), pipeline=PIPELINE),
     'FashionMNIST': lambda root: dict(type='FashionMNIST', data_prefix=_mnist(root), pipeline=PIPELINE),
     'MultiLabelDataset': _multilabel,
+    'VOC': _voc,
     'RepeatDataset': lambda root: dict(type='RepeatDataset', times=2, dataset=_custom(root)),
     'ClassBalancedDataset': lambda root: dict(type='ClassBalancedDataset', oversample_thr=0.5, dataset=_custom(root)),
     'ConcatDataset': lambda root: dict(type='ConcatDataset', datasets=[_custom(root / 'a'), _custom(root / 'b')]),
@@ -130,13 +144,27 @@ def test_cub_split_labels_and_names(tmp_path):
         build_dataset(cfg)
 
 
+def test_voc_labels_difficult_as_mmcls(tmp_path):
+    cfg = _voc(tmp_path)
+    ds = build_dataset(cfg)
+    dog, person, cat = (ds.CLASSES.index(n) for n in ('dog', 'person', 'cat'))
+    gt = ds.get_gt_labels()
+    assert gt[0, dog] == 1 and gt[0, person] == -1 and gt[0].sum() == 0  # dog positive, person difficult
+    assert gt[1, cat] == 1 and gt[1].sum() == 1  # a plain cat wins over a difficult one; unknown names skipped
+    assert build_dataset(dict(cfg, difficult_as_postive=True)).get_gt_labels()[0, person] == 1
+    assert build_dataset(dict(cfg, difficult_as_postive=False)).get_gt_labels()[0, person] == 0
+    with pytest.raises(ConfigError, match='VOC2007 folder'):
+        build_dataset(dict(cfg, data_prefix=str(tmp_path)))
+
+
 @pytest.mark.parametrize('name', sorted(FACTORIES))
-def test_dataset_evaluates_perfect_scores_as_100(name, tmp_path):
+def test_dataset_evaluates_perfect_scores(name, tmp_path):
     ds = build_dataset(FACTORIES[name](tmp_path))
     labels = ds.get_gt_labels()
     if labels.ndim == 2:
         scores = (labels == 1).astype(np.float32)
-        assert ds.evaluate(list(scores), metric='mAP')['mAP'] == pytest.approx(100.0)
+        with_positives = (labels == 1).any(0).mean()  # a class without any positive has AP 0 (mmcls)
+        assert ds.evaluate(list(scores), metric='mAP')['mAP'] == pytest.approx(100.0 * with_positives)
         return
     scores = np.eye(len(ds.CLASSES), dtype=np.float32)[labels]
     try:
