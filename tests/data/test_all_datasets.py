@@ -10,6 +10,7 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.io as sio
 import torch
 from PIL import Image
 
@@ -85,6 +86,26 @@ def _voc(root):
     return dict(type='VOC', data_prefix=str(voc), ann_file=str(root / 'test.txt'), pipeline=FILE_PIPELINE)
 
 
+def _cars_mat(path, labels):
+    fields = [(k, 'O') for k in ('bbox_x1', 'bbox_y1', 'bbox_x2', 'bbox_y2', 'class', 'fname')]
+    records = np.zeros((1, len(labels)), dtype=fields)
+    for i, label in enumerate(labels):
+        box = [np.array([[v]]) for v in (0, 0, 4, 5)]
+        records[0, i] = (*box, np.array([[label]], dtype=np.uint8), np.array([f'{i:05d}.png']))
+    sio.savemat(str(path), {'annotations': records})
+
+
+def _cars(root):
+    for split, labels in (('cars_train', [1, 196]), ('cars_test', [2])):
+        (root / split).mkdir(parents=True)
+        for i in range(len(labels)):
+            Image.fromarray(np.zeros((6, 5, 3), np.uint8)).save(root / split / f'{i:05d}.png')
+    (root / 'devkit').mkdir()
+    _cars_mat(root / 'devkit' / 'cars_train_annos.mat', [1, 196])
+    _cars_mat(root / 'devkit' / 'cars_test_annos_withlabels.mat', [2])
+    return dict(type='StanfordCars', data_prefix=str(root), pipeline=FILE_PIPELINE)
+
+
 def _custom(root, kind='CustomDataset'):
     return dict(type=kind, data_prefix=str(_folder(root / 'data')), pipeline=FILE_PIPELINE)
 
@@ -100,6 +121,7 @@ FACTORIES = {
     'MNIST': lambda root: dict(type='MNIST', data_prefix=_mnist(root), pipeline=PIPELINE),
     'FashionMNIST': lambda root: dict(type='FashionMNIST', data_prefix=_mnist(root), pipeline=PIPELINE),
     'MultiLabelDataset': _multilabel,
+    'StanfordCars': _cars,
     'VOC': _voc,
     'RepeatDataset': lambda root: dict(type='RepeatDataset', times=2, dataset=_custom(root)),
     'ClassBalancedDataset': lambda root: dict(type='ClassBalancedDataset', oversample_thr=0.5, dataset=_custom(root)),
@@ -142,6 +164,14 @@ def test_cub_split_labels_and_names(tmp_path):
     (tmp_path / 'train_test_split.txt').write_text('1 1\n2 0\n3 1\n')
     with pytest.raises(DataError, match='list different image ids'):
         build_dataset(cfg)
+
+
+def test_stanford_cars_splits_and_labels(tmp_path):
+    cfg = _cars(tmp_path)
+    train, test = build_dataset(cfg), build_dataset(cfg, default_args=dict(test_mode=True))
+    assert train.get_gt_labels().tolist() == [0, 195] and test.get_gt_labels().tolist() == [1]
+    assert train.data_prefix.endswith('cars_train') and test.data_prefix.endswith('cars_test')
+    assert len(train.CLASSES) == 196 and train.CLASSES[0] == '1'  # no devkit/cars_meta.mat
 
 
 def test_voc_labels_difficult_as_mmcls(tmp_path):
