@@ -113,6 +113,7 @@ def _custom(root, kind='CustomDataset'):
 FACTORIES = {
     'CustomDataset': _custom,
     'ImageNet': lambda root: _custom(root, 'ImageNet'),
+    'ImageNet21k': lambda root: dict(_custom(root, 'ImageNet21k'), serialize_data=True, recursion_subdir=True),
     'CUB': _cub,
     'Digits': lambda root: dict(type='Digits', split='val', pipeline=PIPELINE),
     'CIFAR10': lambda root: dict(type='CIFAR10', data_prefix=_cifar(root), pipeline=PIPELINE),
@@ -164,6 +165,14 @@ def test_cub_split_labels_and_names(tmp_path):
     (tmp_path / 'train_test_split.txt').write_text('1 1\n2 0\n3 1\n')
     with pytest.raises(DataError, match='list different image ids'):
         build_dataset(cfg)
+
+
+def test_imagenet21k_refuses_what_mmcls_refused(tmp_path):
+    cfg = FACTORIES['ImageNet21k'](tmp_path)
+    with pytest.raises(ConfigError, match='recursion_subdir=False is not supported'):
+        build_dataset(dict(cfg, recursion_subdir=False))
+    with pytest.raises(ConfigError, match='multi_label=True is not supported'):
+        build_dataset(dict(cfg, multi_label=True))
 
 
 def test_stanford_cars_splits_and_labels(tmp_path):
