@@ -113,9 +113,17 @@ class ClsDataPreprocessor(nn.Module):
     def device(self) -> torch.device:
         return self._device_probe.device
 
-    def forward(self, img: torch.Tensor, gt_label: torch.Tensor | None = None,
-                training: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Return ``(img, gt_label)`` on the model's device; uint8 images become normalised float32."""
+    def forward(self, img: torch.Tensor, gt_label: torch.Tensor | None = None, training: bool = False,
+                normalization: str | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return ``(img, gt_label)`` on the model's device; uint8 images become normalised float32.
+
+        ``normalization``: 'train' or 'eval' picks that split's normalization whatever ``training``
+        says (e.g. 'train' to recompute BatchNorm statistics on training images in eval mode);
+        None: the training one when ``training``, else the evaluation one.
+        """
+        if normalization not in (None, 'train', 'eval'):
+            raise ConfigError("data_preprocessor: normalization must be None, 'train' or 'eval', "
+                              f'got {normalization!r}')
         if not isinstance(img, torch.Tensor):
             raise DataError(f'the image batch must be a torch.Tensor (N, C, H, W), got {type(img).__name__}')
         device = self.device
@@ -125,7 +133,8 @@ class ClsDataPreprocessor(nn.Module):
         if img.dtype == torch.uint8:
             if img.dim() != 4:
                 raise DataError(f'a uint8 image batch must be (N, C, H, W), got shape {tuple(img.shape)}')
-            norm = self.eval_norm if not training and self.eval_norm is not None else self.train_norm
+            use_eval = normalization == 'eval' or (normalization is None and not training)
+            norm = self.eval_norm if use_eval and self.eval_norm is not None else self.train_norm
             img = norm(img)
         if training and self.batch_augments is not None:
             img, gt_label = self.batch_augments(img, gt_label)

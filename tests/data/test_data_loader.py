@@ -205,6 +205,8 @@ def test_preprocessor_eval_norm_used_outside_training():
     assert train.flatten().tolist() == [20.0, 20.0, 20.0]  # (50-10)/2, (60-20)/2, (70-30)/2
     test, _ = pre(img, training=False)
     assert test.flatten().tolist() == [70.0, 60.0, 50.0]  # raw values, BGR
+    assert pre(img, training=False, normalization='train')[0].flatten().tolist() == [20.0, 20.0, 20.0]
+    assert pre(img, training=True, normalization='eval')[0].flatten().tolist() == [70.0, 60.0, 50.0]
     with pytest.raises(ConfigError, match='data_preprocessor.eval_norm must be a dict with keys mean, std, to_rgb'):
         build_data_preprocessor(dict(mean=[1.0], std=[1.0], eval_norm=dict(mean=[1.0], sdt=[1.0])))
 
