@@ -10,7 +10,8 @@ import torchvision.transforms.v2.functional as F
 from ...errors import ConfigError, DataError
 from ..registries import PIPELINES
 from .images import get_img, in_rgb_order, map_images
-from .transforms import _PADDING_MODES, _pair
+from .resize import size_pair
+from .transforms import _PADDING_MODES
 
 __all__ = ['Pad']
 
@@ -31,7 +32,7 @@ class Pad:
         if (size is None) == (not pad_to_square):
             raise ConfigError(f'Pad: give exactly one of size and pad_to_square=True, got size={size!r}, '
                               f'pad_to_square={pad_to_square!r}')
-        self.size = None if size is None else _pair('Pad', 'size', size)
+        self.size = None if size is None else size_pair('Pad', 'size', size)
         self.pad_to_square = bool(pad_to_square)
         per_channel = isinstance(pad_val, Sequence) and all(isinstance(v, Number) for v in pad_val)
         if not (isinstance(pad_val, Number) or per_channel):

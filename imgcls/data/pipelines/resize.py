@@ -80,8 +80,8 @@ def resize_img(img: torch.Tensor, size: tuple[int, int], interpolation: str = 'b
     return TF.interpolate(batch, size=tuple(size), mode=interpolation, align_corners=False)[0].contiguous()
 
 
-def _size_pair(step: str, name: str, value, allow_minus_one: bool = False, allow_float: bool = False):
-    """An int → (v, v); a 2-sequence (h, w) → tuple; anything else is a ConfigError."""
+def size_pair(step: str, name: str, value, allow_minus_one: bool = False, allow_float: bool = False) -> tuple:
+    """An int (or, with ``allow_float``, a number) → (v, v); a 2-sequence (h, w) → tuple; else a ConfigError."""
     kinds = (int, float) if allow_float else (int,)
     pair = (value, value) if isinstance(value, kinds) and not isinstance(value, bool) else value
     if (isinstance(pair, Sequence) and len(pair) == 2
@@ -112,7 +112,7 @@ class Resize:
 
     def __init__(self, size, interpolation: str = 'bilinear', backend: str = 'cv2',
                  adaptive_side: str = 'short'):
-        self.size = _size_pair('Resize', 'size', size, allow_minus_one=True)
+        self.size = size_pair('Resize', 'size', size, allow_minus_one=True)
         check_choice('Resize', 'interpolation', interpolation, INTERPOLATIONS)
         check_choice('Resize', 'backend', backend, BACKENDS)
         check_choice('Resize', 'adaptive_side', adaptive_side, ('short', 'long', 'height', 'width'))
@@ -171,7 +171,7 @@ class CenterCrop:
             raise ConfigError(f'CenterCrop: efficientnet_style needs an int crop_size, got {crop_size!r}')
         if not isinstance(crop_padding, Number) or crop_padding < 0:
             raise ConfigError(f'CenterCrop: crop_padding must be >= 0, got {crop_padding!r}')
-        self.crop_size = _size_pair('CenterCrop', 'crop_size', crop_size, allow_float=True)
+        self.crop_size = size_pair('CenterCrop', 'crop_size', crop_size, allow_float=True)
         check_choice('CenterCrop', 'interpolation', interpolation, INTERPOLATIONS)
         check_choice('CenterCrop', 'backend', backend, BACKENDS)
         self.efficientnet_style, self.crop_padding = efficientnet_style, crop_padding

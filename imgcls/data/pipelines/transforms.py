@@ -18,7 +18,7 @@ from ...errors import ConfigError, DataError
 from ..registries import PIPELINES
 from .images import get_img, in_rgb_order, map_images, set_img
 from .normalize import Normalize
-from .resize import BACKENDS, INTERPOLATIONS, CenterCrop, Resize, check_choice, resize_img
+from .resize import BACKENDS, INTERPOLATIONS, CenterCrop, Resize, check_choice, resize_img, size_pair
 
 __all__ = ['Resize', 'CenterCrop', 'RandomCrop', 'RandomResizedCrop', 'EfficientNetRandomCrop', 'RandomFlip',
            'Normalize', 'get_img', 'set_img', 'resize_img']
@@ -33,19 +33,6 @@ def _uniform(low: float, high: float) -> float:
 def _randint(low: int, high: int) -> int:
     """An integer in ``[low, high]``, both ends included."""
     return int(torch.randint(low, high + 1, ()).item())
-
-
-def _pair(step: str, name: str, value, allow_minus_one: bool = False) -> tuple[int, int]:
-    """An int → (v, v); a 2-sequence (h, w) → tuple; anything else is a ConfigError."""
-    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if (isinstance(pair, Sequence) and len(pair) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) for v in pair)):
-        h, w = pair
-        if h > 0 and (w > 0 or (allow_minus_one and w == -1 and not isinstance(value, int))):
-            return int(h), int(w)
-    extra = ' or (h, -1) to keep the aspect ratio' if allow_minus_one else ''
-    raise ConfigError(f'{step}: {name} must be a positive int or a pair (h, w) of positive ints{extra}, '
-                      f'got {value!r}')
 
 
 def _padding4(value) -> list[int]:
@@ -77,7 +64,7 @@ class RandomCrop:
 
     def __init__(self, size, padding=None, pad_if_needed: bool = False, pad_val=0,
                  padding_mode: str = 'constant'):
-        self.size = _pair('RandomCrop', 'size', size)
+        self.size = size_pair('RandomCrop', 'size', size)
         self.padding = None if padding is None else _padding4(padding)
         check_choice('RandomCrop', 'padding_mode', padding_mode, _PADDING_MODES)
         per_channel = isinstance(pad_val, Sequence) and all(isinstance(v, Number) for v in pad_val)
@@ -139,7 +126,7 @@ class RandomResizedCrop:
         if not 0 <= min_covered <= 1:
             raise ConfigError(f'RandomResizedCrop: min_covered must be in [0, 1], got {min_covered!r}')
         self.efficientnet_style = efficientnet_style
-        self.size = _pair('RandomResizedCrop', 'size', size)
+        self.size = size_pair('RandomResizedCrop', 'size', size)
         self.scale = _range('RandomResizedCrop', 'scale', scale)
         self.ratio = _range('RandomResizedCrop', 'ratio', ratio)
         if not isinstance(max_attempts, int) or max_attempts < 0:
