@@ -262,3 +262,27 @@ def test_random_erasing_box_and_fill_as_mmcls():
                                 aspect_range=(4.0, 4.0), fill_color=9))
     out = tall({'img': img.clone()})['img'][0]
     assert int((out == 9).sum()) == 32 and bool((out == 9).all(0).any())
+
+
+# -- warps as cv2.warpAffine -------------------------------------------------------------------
+
+def test_bicubic_warps_land_on_pixels_exactly_where_the_geometry_says():
+    img = _img(h=8, w=8)
+    always = dict(prob=1.0, random_negative_prob=0.0, interpolation='bicubic')
+    rotated = PIPELINES.build(dict(type='Rotate', angle=90, **always))({'img': img.clone()})['img']
+    assert torch.equal(rotated, torch.rot90(img, k=-1, dims=(1, 2)))  # clockwise, about the centre (3.5, 3.5)
+    shifted = PIPELINES.build(dict(type='Translate', magnitude=0.25, pad_val=7, **always))({'img': img.clone()})['img']
+    assert torch.equal(shifted[:, :, 2:], img[:, :, :6]) and bool((shifted[:, :, :2] == 7).all())  # 2 px right
+    flat = torch.full((3, 8, 8), 90, dtype=torch.uint8)
+    sheared = PIPELINES.build(dict(type='Shear', magnitude=0.5, pad_val=90, **always))({'img': flat})['img']
+    assert torch.equal(sheared, flat)  # a constant image filled with its own colour stays constant
+
+
+def test_bicubic_kernel_is_opencvs():
+    """Half a pixel to the right: each output mixes 4 inputs with the a = -0.75 cubic weights, 0.59375 at distance
+    0.5 and -0.09375 at 1.5 (so a lone spike of 100 gives 59.375 twice and -9.375 on either side)."""
+    row = torch.tensor([[[0.0, 0.0, 100.0, 0.0, 0.0, 0.0]]])
+    step = PIPELINES.build(dict(type='Translate', magnitude=0.5 / 6, pad_val=0, prob=1.0, random_negative_prob=0.0,
+                                interpolation='bicubic'))
+    out = step({'img': row})['img'][0, 0]
+    assert out.tolist() == pytest.approx([0.0, -9.375, 59.375, 59.375, -9.375, 0.0], abs=1e-3)  # float32 grid
