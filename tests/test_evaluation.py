@@ -131,7 +131,7 @@ ML_SCORES = np.array([[0.90, 0.50, 0.50],
 ML_TARGET = np.array([[1, 0, -1],
                       [0, 1, 0],
                       [1, 1, 0],
-                      [-1, 0, 0]])  # -1: difficult, ignored
+                      [-1, 0, 0]])  # -1: difficult
 
 
 def test_average_precision_ignores_difficult():
@@ -144,23 +144,32 @@ def test_average_precision_ignores_difficult():
     assert mAP(ML_SCORES, ML_TARGET) == pytest.approx(175 / 3)
 
 
+def test_average_precision_all_difficult_class_and_a_skipped_rank():
+    # a class whose labels are all difficult scores AP 0 (as mmcls), and does not fail
+    assert average_precision(np.array([[0.3], [0.7]]), np.array([[-1], [-1]])) == [0.0]
+    # 0.9+, 0.8 difficult, 0.7-, 0.6+: the difficult one takes no rank -> (1/1 + 2/3) / 2
+    ap = average_precision(np.array([[0.9], [0.8], [0.7], [0.6]]), np.array([[1], [-1], [0], [1]]))
+    assert ap == pytest.approx([5 / 6])
+
+
 def test_average_performance_thr_and_k():
-    # thr 0.5 (>=) predicts rows [1,1,1], [0,1,0], [1,0,0], [1,0,1]; difficult entries drop out:
-    # class 0: tp 2 fp 0 fn 0; class 1: tp 1 fp 1 fn 1; class 2: fp 1 (row 3)
+    # thr 0.5 (>=) predicts rows [1,1,1], [0,1,0], [1,0,0], [1,0,1]; difficult labels count as negatives (mmcls):
+    # class 0: tp 2 fp 1 (row 3) fn 0; class 1: tp 1 fp 1 fn 1; class 2: tp 0 fp 2 -> precision 0, recall 0
     cp, cr, cf1, op, o_r, of1 = average_performance(ML_SCORES, ML_TARGET, thr=0.5)
-    assert (cp, cr, cf1) == pytest.approx((50.0, 50.0, 50.0))  # mean(1, 1/2, 0), mean(1, 1/2, 0)
-    assert (op, o_r, of1) == pytest.approx((60.0, 75.0, 2 * 60 * 75 / 135))  # 3/5, 3/4
+    assert (cp, cr) == pytest.approx((100 * (2 / 3 + 1 / 2) / 3, 50.0))
+    assert cf1 == pytest.approx(2 * cp * cr / (cp + cr))
+    assert (op, o_r, of1) == pytest.approx((300 / 7, 75.0, 2 * (300 / 7) * 75 / (300 / 7 + 75)))  # 3/7, 3/4
     assert average_performance(ML_SCORES, ML_TARGET) == pytest.approx((cp, cr, cf1, op, o_r, of1))  # thr 0.5
-    # k=1 predicts class 0, 1, 0, 0: class 0 tp 2 (row 3 difficult); class 1 tp 1 fn 1; class 2 nothing
+    # k=1 predicts class 0, 1, 0, 0: class 0 tp 2 fp 1 (row 3, difficult); class 1 tp 1 fn 1; class 2 nothing
     cp, cr, _, op, o_r, _ = average_performance(ML_SCORES, ML_TARGET, k=1)
-    assert (cp, cr, op, o_r) == pytest.approx((200 / 3, 50.0, 100.0, 75.0))
+    assert (cp, cr, op, o_r) == pytest.approx((500 / 9, 50.0, 75.0, 75.0))
 
 
 def test_evaluate_multilabel():
     out = evaluate_multilabel(ML_SCORES, ML_TARGET, ['mAP', 'CP', 'OR'])
-    assert out == pytest.approx({'mAP': 175 / 3, 'CP': 50.0, 'OR': 75.0})
-    assert evaluate_multilabel(ML_SCORES, ML_TARGET, 'OP', {'k': 1}) == pytest.approx({'OP': 100.0})
-    assert evaluate_multilabel(ML_SCORES, ML_TARGET, 'OP', {'thrs': 0.5}) == pytest.approx({'OP': 60.0})
+    assert out == pytest.approx({'mAP': 175 / 3, 'CP': 350 / 9, 'OR': 75.0})
+    assert evaluate_multilabel(ML_SCORES, ML_TARGET, 'OP', {'k': 1}) == pytest.approx({'OP': 75.0})
+    assert evaluate_multilabel(ML_SCORES, ML_TARGET, 'OP', {'thrs': 0.5}) == pytest.approx({'OP': 300 / 7})
     with pytest.raises(ConfigError, match='accuracy.*multi-label.*mAP'):
         evaluate_multilabel(ML_SCORES, ML_TARGET, 'accuracy')
     with pytest.raises(ConfigError, match='topk.*thr, k'):

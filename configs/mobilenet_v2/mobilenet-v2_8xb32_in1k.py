@@ -1,7 +1,7 @@
 # batch 8 x 32 = 256: SGD lr 0.045, lr x0.98 every epoch, 300 epochs
 _base_ = [
     '../_base_/models/mobilenet_v2_1x.py',
-    '../_base_/datasets/imagenet_bs32.py',
+    '../_base_/datasets/imagenet_bs32_pil_resize.py',
     '../_base_/schedules/imagenet_bs256.py',
     '../_base_/default_runtime.py'
 ]

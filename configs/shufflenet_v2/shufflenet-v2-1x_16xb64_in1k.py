@@ -2,7 +2,7 @@
 # iteration, 300 epochs, mixed precision
 _base_ = [
     '../_base_/models/shufflenet_v2_1x.py',
-    '../_base_/datasets/imagenet_bs32.py',
+    '../_base_/datasets/imagenet_bs64_pil_resize.py',
     '../_base_/schedules/imagenet_bs256.py',
     '../_base_/default_runtime.py'
 ]

@@ -2,7 +2,7 @@
 # embedding (14x14 patches) is resized (bicubic) to the 24x24 grid when loaded.
 _base_ = [
     '../_base_/models/vit-base-p16.py',
-    '../_base_/datasets/imagenet_bs64_pil_resize.py',
+    '../_base_/datasets/imagenet_bs64_pil_resize_autoaug.py',
     '../_base_/schedules/imagenet_bs4096_AdamW.py',
     '../_base_/default_runtime.py'
 ]

@@ -4,7 +4,7 @@
 # (timm, torchvision, mmcls) load into this model as they are. Add it back for pre-training from scratch.
 _base_ = [
     '../_base_/models/vit-base-p32.py',
-    '../_base_/datasets/imagenet_bs64_pil_resize.py',
+    '../_base_/datasets/imagenet_bs64_pil_resize_autoaug.py',
     '../_base_/schedules/imagenet_bs4096_AdamW.py',
     '../_base_/default_runtime.py'
 ]

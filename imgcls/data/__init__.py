@@ -6,7 +6,7 @@ augmentation is seeded from (seed, epoch, index) by the loader (see :func:`build
 """
 
 from . import datasets, pipelines  # noqa: F401  (registers the datasets and pipeline steps)
-from .builder import DATASETS, PIPELINES, build_dataloader, build_dataset, cpu_count, worker_init_fn
+from .builder import DATASETS, PIPELINES, build_dataset
 from .collate import collate
 from .datasets import (
     CIFAR10,
@@ -23,7 +23,7 @@ from .datasets import (
     MultiLabelDataset,
     RepeatDataset,
 )
-from .loader import ImgclsDataLoader, SeededDataset
+from .loader import ImgclsDataLoader, SeededDataset, build_dataloader, cpu_count, worker_init_fn
 from .pipelines import Compose
 from .samplers import SeededSampler
 from .utils import move_normalize_to_model

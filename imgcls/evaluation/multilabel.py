@@ -1,20 +1,18 @@
-"""Multi-label metrics in percent: mAP and CP / CR / CF1 / OP / OR / OF1 (mmcls 0.x names and options).
+"""Multi-label metrics in percent: mAP and CP / CR / CF1 / OP / OR / OF1 (mmcls 0.x names, options and numbers).
 
 ``pred`` is an ``(N, C)`` score matrix; ``target`` an ``(N, C)`` matrix of 1 (positive), 0 (negative)
-and -1 (difficult). Difficult labels are ignored: they count neither as positives nor as negatives,
-for every metric. (mmcls 0.x ignores them in mAP but counts them as negatives in CP ... OF1; the two
-agree whenever no image has a difficult label.) The per-class counts and APs come from torchmetrics.
+and -1 (difficult). As in mmcls 0.x: mAP skips difficult labels (they neither count as hits nor take
+a rank), and a class with no positive label (all negatives, or all difficult) has AP 0; CP ... OF1
+count difficult labels as negatives.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from numbers import Number
 
 import numpy as np
 import torch
-from torchmetrics.functional.classification import multilabel_average_precision, multilabel_stat_scores
 
 from ..errors import ConfigError, DataError
 from .metrics import as_score_matrix
@@ -41,16 +39,21 @@ def _inputs(pred, target) -> tuple[torch.Tensor, torch.Tensor]:
     return scores, gt
 
 
+def _column_ap(scores: np.ndarray, target: np.ndarray) -> float:
+    """AP of one class: the mean, over its positives, of the precision at their rank (difficult ones skipped)."""
+    ranked = target[np.argsort(-scores, kind='stable')]
+    hits = ranked == 1
+    if not hits.any():
+        return 0.0
+    precision = np.cumsum(hits)[hits] / np.cumsum(ranked != -1)[hits]
+    return float(precision.sum() / hits.sum())
+
+
 def average_precision(pred, target) -> list[float]:
-    """AP per class (fractions in 0..1); difficult (-1) entries ignored, 0 for a class with no positive."""
+    """AP per class (fractions in 0..1); difficult (-1) entries skipped, 0 for a class with no positive."""
     scores, gt = _inputs(pred, target)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # "no positive samples": such a class gets AP 0, as in mmcls
-        ap = multilabel_average_precision(scores, gt, num_labels=scores.shape[1], average='none',
-                                          ignore_index=-1, validate_args=False)
-    ap = torch.nan_to_num(ap, nan=0.0) + 0.0  # + 0.0 turns -0.0 into 0.0
-    ap[(gt == 1).sum(0) == 0] = 0.0
-    return ap.tolist()
+    scores_np, gt_np = scores.double().numpy(), gt.numpy()
+    return [_column_ap(scores_np[:, c], gt_np[:, c]) for c in range(scores_np.shape[1])]
 
 
 def mAP(pred, target) -> float:
@@ -80,9 +83,11 @@ def average_performance(pred, target, thr: float | None = None, k: int | None = 
     if thr is None and (not isinstance(k, int) or isinstance(k, bool) or k <= 0):
         raise ConfigError(f'metric_options k must be a positive int, got {k!r}')
     scores, gt = _inputs(pred, target)
-    stats = multilabel_stat_scores(_positives(scores, thr, k), gt, num_labels=scores.shape[1], average='none',
-                                   ignore_index=-1, validate_args=False).double()
-    tp, fp, fn = stats[:, 0], stats[:, 1], stats[:, 3]
+    predicted = _positives(scores, thr, k).bool()
+    truth = gt == 1  # difficult labels count as negatives, as in mmcls
+    tp = (predicted & truth).sum(0).double()
+    fp = (predicted & ~truth).sum(0).double()
+    fn = (~predicted & truth).sum(0).double()
     cp = float((tp / (tp + fp).clamp(min=_EPS)).mean()) * 100.0
     cr = float((tp / (tp + fn).clamp(min=_EPS)).mean()) * 100.0
     op = float(tp.sum() / max(float(tp.sum() + fp.sum()), _EPS)) * 100.0

@@ -245,7 +245,8 @@ def test_multi_label_evaluate(tmp_path):
     # difficult) -> AP 1
     out = ds.evaluate(scores, metric=['mAP', 'OP'])
     assert out['mAP'] == pytest.approx(100 * ((1 + 2 / 3) / 2 + 1) / 2)
-    assert out['OP'] == pytest.approx(100 * 2 / 3)  # thr 0.5: a0, b0, b1 predicted; a0 and b1 right
+    # thr 0.5: a0, b0, b1, c1 predicted; a0 and b1 right; c1 is difficult, a negative here as in mmcls
+    assert out['OP'] == pytest.approx(100 * 2 / 4)
     assert ds.evaluate(scores[:1], indices=[0], metric='CR') == {'CR': pytest.approx(50.0)}
     with pytest.raises(ConfigError, match="accuracy"):
         ds.evaluate(scores, metric='accuracy')

@@ -151,15 +151,64 @@ def test_move_normalize_cifar_style_means_rgb():
     assert pre['to_rgb'] is False  # the model wanted BGR
 
 
-def test_move_normalize_inconsistent():
+def test_move_normalize_per_split():
+    """A test pipeline normalizing differently from training gets its own normalization, not an error."""
+    cfg = _imagenet_cfg()
+    cfg['data']['val']['pipeline'][2] = cfg['data']['test']['pipeline'][2] = dict(NORM, mean=[0, 0, 0])
+    _, pre = move_normalize_to_model(cfg)
+    assert pre == dict(mean=NORM['mean'], std=NORM['std'], to_rgb=True,
+                       eval_norm=dict(mean=[0.0, 0.0, 0.0], std=NORM['std'], to_rgb=True))
+    cfg = _imagenet_cfg()  # a split without Normalize fed its model raw values, BGR as mmcv loaded them
+    cfg['data']['val']['pipeline'] = cfg['data']['test']['pipeline'] = [dict(type='LoadImageFromFile')]
+    _, pre = move_normalize_to_model(cfg)
+    assert pre['eval_norm'] == dict(mean=None, std=None, to_rgb=False)
+
+
+def test_move_normalize_equal_in_effect_gives_one_preprocessor():
+    """RegNet: Lighting(to_rgb=True) reverses mmcls's BGR, Normalize(to_rgb=True) reverses it back; the test
+    pipeline's Normalize(to_rgb=False) leaves BGR: both splits feed BGR, so one normalization."""
+    bgr = dict(type='Normalize', mean=[103.53, 116.28, 123.675], std=[57.375, 57.12, 58.395])
+    light = dict(type='Lighting', eigval=[0.2175, 0.0188, 0.0045], eigvec=[[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+                 alphastd=25.5, to_rgb=True)
+    train = [dict(type='LoadImageFromFile'), light, dict(bgr, to_rgb=True)]
+    test = [dict(type='LoadImageFromFile'), dict(bgr, to_rgb=False)]
+    cfg = dict(data=dict(train=dict(type='ImageNet', pipeline=train), val=dict(type='ImageNet', pipeline=test),
+                         test=dict(type='ImageNet', pipeline=test)))
+    _, pre = move_normalize_to_model(cfg)
+    assert pre == dict(mean=bgr['mean'], std=bgr['std'], to_rgb=False)
+
+
+def test_move_normalize_differs_within_a_split():
+    norm = dict(NORM, mean=[0, 0, 0])
+    cfg = dict(data=dict(train=[dict(type='CustomDataset', pipeline=[NORM]),
+                                dict(type='CustomDataset', pipeline=[norm])]))
+    with pytest.raises(ConfigError, match=r'data.train normalize differently: data.train.0.pipeline.0 gives .* but '
+                                          r'data.train.1.pipeline.0'):
+        move_normalize_to_model(cfg)
+
+
+def test_move_normalize_val_differing_from_test_warns():
     cfg = _imagenet_cfg()
     cfg['data']['val']['pipeline'][2] = dict(NORM, mean=[0, 0, 0])
-    with pytest.raises(ConfigError, match=r'data.val.pipeline.2'):
-        move_normalize_to_model(cfg)
-    cfg = _imagenet_cfg()
-    cfg['data']['test']['pipeline'] = [dict(type='LoadImageFromFile')]
-    with pytest.raises(ConfigError, match=r'data.test.pipeline has no Normalize'):
-        move_normalize_to_model(cfg)
+    with pytest.warns(UserWarning, match=r'data.val.pipeline.2 normalizes differently from data.test.pipeline.2'):
+        _, pre = move_normalize_to_model(cfg)
+    assert 'eval_norm' not in pre  # test equals train
+
+
+def test_preprocessor_eval_norm_used_outside_training():
+    from imgcls.models.data_preprocessor import build_data_preprocessor
+
+    pre = build_data_preprocessor(dict(mean=[10.0, 20.0, 30.0], std=[2.0, 2.0, 2.0], to_rgb=True,
+                                       eval_norm=dict(mean=None, std=None, to_rgb=False)))
+    img = torch.tensor([50, 60, 70], dtype=torch.uint8).view(1, 3, 1, 1)
+    train, _ = pre(img, training=True)
+    assert train.flatten().tolist() == [20.0, 20.0, 20.0]  # (50-10)/2, (60-20)/2, (70-30)/2
+    test, _ = pre(img, training=False)
+    assert test.flatten().tolist() == [70.0, 60.0, 50.0]  # raw values, BGR
+    assert pre(img, training=False, normalization='train')[0].flatten().tolist() == [20.0, 20.0, 20.0]
+    assert pre(img, training=True, normalization='eval')[0].flatten().tolist() == [70.0, 60.0, 50.0]
+    with pytest.raises(ConfigError, match='data_preprocessor.eval_norm must be a dict with keys mean, std, to_rgb'):
+        build_data_preprocessor(dict(mean=[1.0], std=[1.0], eval_norm=dict(mean=[1.0], sdt=[1.0])))
 
 
 def test_move_normalize_absent_and_config_object():

@@ -1,4 +1,5 @@
-# ImageNet in the folder layout data/imagenet/{train,val}/<class>/*.JPEG with meta/val.txt; Pillow resizing
+# ImageNet as imagenet_bs32.py, resized with Pillow's resampling (the recipes of the ResNet variants, ResNeXt,
+# SE-ResNet, VGG, Wide ResNet and MobileNetV2)
 dataset_type = 'ImageNet'
 img_norm_cfg = dict(
     mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375], to_rgb=True)

@@ -1,6 +1,5 @@
-# ImageNet at 224x224 with the Swin / ConvNeXt (DeiT-style) training augmentations, 64 images per GPU.
-# The published recipe also applies RandAugment (2 ops, magnitude 9 +- 0.5) between RandomFlip and
-# RandomErasing: insert dict(type='RandAugment', ...) there once your imgcls provides it.
+# ImageNet at 224x224 with the Swin / ConvNeXt (DeiT-style) training augmentations, 64 images per GPU:
+# RandAugment (the rand-increasing operations, 2 a time, magnitude 9 +- 0.5 of 10) and RandomErasing.
 _base_ = ['./imagenet_bs32.py']
 
 img_norm_cfg = dict(
@@ -13,6 +12,15 @@ train_pipeline = [
         backend='pillow',
         interpolation='bicubic'),
     dict(type='RandomFlip', flip_prob=0.5, direction='horizontal'),
+    dict(
+        type='RandAugment',
+        policies='rand_increasing',
+        num_policies=2,
+        total_level=10,
+        magnitude_level=9,
+        magnitude_std=0.5,
+        # the mean colour in BGR order: mmcls had BGR images here (imgcls reverses it for its RGB ones)
+        hparams=dict(pad_val=[round(x) for x in img_norm_cfg['mean'][::-1]], interpolation='bicubic')),
     dict(
         type='RandomErasing',
         erase_prob=0.25,

@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ...errors import ConfigError, DataError
+from ...evaluation import evaluate_single_label
 from ..pipelines import Compose
 from ..pipelines.loading import ImageReadError, check_file_client_args
 
@@ -197,7 +198,6 @@ class BaseDataset(Dataset):
         """mmcls 0.x metrics (percent) of per-image score vectors: ``metric`` any of accuracy, precision,
         recall, f1_score, support; ``metric_options`` topk (default (1, 5)), thrs, average_mode
         ('macro', 'micro', 'none'). See :func:`imgcls.evaluation.evaluate_single_label`."""
-        from ...evaluation import evaluate_single_label
         labels = self.get_gt_labels()
         if indices is not None:
             labels = labels[np.asarray(indices, dtype=np.int64)]

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError, DataError
-from ..builder import DATASETS
+from ..registries import DATASETS
 from ._safe_pickle import safe_pickle_load
 from .base_dataset import BaseDataset
 
@@ -39,6 +39,8 @@ class CIFAR10(BaseDataset):
     rebuilt). Images are kept in memory as one uint8 ``(N, 3, 32, 32)`` RGB tensor; samples carry
     ``img`` already, so the pipeline has no loading step. ``ann_file`` is not used.
     """
+
+    CHANNELS = 3  # the image channels every sample has (checked against the model before training)
 
     base_folder = 'cifar-10-batches-py'
     archive = 'cifar-10-python.tar.gz'

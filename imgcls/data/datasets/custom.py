@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ...errors import ConfigError, DataError
-from ..builder import DATASETS
+from ..registries import DATASETS
 from ._ann_table import AnnotationTable, read_annotation_file
 from .base_dataset import BaseDataset
 

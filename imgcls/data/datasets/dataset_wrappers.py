@@ -10,14 +10,14 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from ...errors import ConfigError, DataError
-from ..builder import DATASETS
+from ...evaluation import evaluate_single_label
+from ..builder import build_dataset
+from ..registries import DATASETS
 
 __all__ = ['RepeatDataset', 'ConcatDataset', 'ClassBalancedDataset', 'KFoldDataset']
 
 
 def _build(dataset):
-    from ..builder import build_dataset  # imported late: builder imports this package's registry
-
     return build_dataset(dataset) if isinstance(dataset, (Mapping, list, tuple)) else dataset
 
 
@@ -102,7 +102,6 @@ class ConcatDataset(Dataset):
         if indices is not None:
             raise ConfigError('ConcatDataset.evaluate does not take indices')
         if not self.separate_eval:
-            from ...evaluation import evaluate_single_label
             return evaluate_single_label(results, self.get_gt_labels(), metric, metric_options)
         out, start = {}, 0
         for k, (dataset, end) in enumerate(zip(self.datasets, self.cumulative_sizes)):

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError
-from ..builder import DATASETS
+from ..registries import DATASETS
 from .base_dataset import BaseDataset
 
 __all__ = ['Digits']
@@ -34,6 +34,8 @@ class Digits(BaseDataset):
         val_fraction: the fraction of each class held out for 'val'.
         seed: the random_state of the split.
     """
+
+    CHANNELS = 1  # the image channels every sample has (checked against the model before training)
 
     CLASSES = tuple(str(i) for i in range(10))
 

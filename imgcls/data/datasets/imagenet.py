@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from ...errors import DataError
-from ..builder import DATASETS
+from ...errors import ConfigError, DataError
+from ..registries import DATASETS
 from .custom import IMG_EXTENSIONS, CustomDataset
 
-__all__ = ['ImageNet']
+__all__ = ['ImageNet', 'ImageNet21k']
 
 
 @DATASETS.register_module()
@@ -53,3 +53,32 @@ def _check_present(data_prefix: str | None, ann_file: str | None) -> None:
             f'ImageNet: data_prefix {data_prefix!r} is not a folder. Put the ILSVRC-2012 images there '
             f'({layout}); for the validation set, the 50,000 images in one folder plus ann_file='
             '"data/imagenet/meta/val.txt". imgcls does not download ImageNet (get it from image-net.org).')
+
+
+@DATASETS.register_module()
+class ImageNet21k(CustomDataset):
+    """ImageNet-21k in the layouts of :class:`ImageNet` (class sub-folders, searched recursively, or
+    ``ann_file``), with the arguments of mmcls 0.x's ImageNet21k.
+
+    ``serialize_data``: mmcls packs the sample infos into one byte buffer so that loader workers
+    share them; imgcls stores annotation-file samples packed in any case (paths as one blob, labels
+    as one array), so True and False read the same. ``recursion_subdir=False`` and
+    ``multi_label=True`` are refused, as mmcls refuses them. Class names: ``classes``, else the
+    sorted folder names (folder layout) or '0', '1', ... (``ann_file``).
+    """
+
+    def __init__(self, data_prefix: str | None, pipeline: Sequence = (), classes=None,
+                 ann_file: str | None = None, serialize_data: bool = True, multi_label: bool = False,
+                 recursion_subdir: bool = True, test_mode: bool = False, file_client_args: Mapping | None = None,
+                 extensions: Sequence[str] = IMG_EXTENSIONS, skip_bad_images: bool = False):
+        if not recursion_subdir:
+            raise ConfigError('ImageNet21k: recursion_subdir=False is not supported (mmcls 0.25 dropped it too): '
+                              'images are found in all sub-folders; remove the key or set it to True')
+        if multi_label:
+            raise ConfigError('ImageNet21k: multi_label=True is not supported (nor by mmcls); for multi-label '
+                              'data use MultiLabelDataset with an annotation file')
+        if not isinstance(serialize_data, bool):
+            raise ConfigError(f'ImageNet21k: serialize_data must be True or False, got {serialize_data!r}')
+        self.serialize_data, self.multi_label = serialize_data, multi_label
+        super().__init__(data_prefix, pipeline, classes=classes, ann_file=ann_file, extensions=extensions,
+                         test_mode=test_mode, file_client_args=file_client_args, skip_bad_images=skip_bad_images)

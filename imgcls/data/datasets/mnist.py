@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError, DataError
-from ..builder import DATASETS
+from ..registries import DATASETS
 from .base_dataset import BaseDataset
 
 __all__ = ['MNIST', 'FashionMNIST', 'read_idx']
@@ -71,6 +71,8 @@ class MNIST(BaseDataset):
     plain or gzipped (``.gz``). Images stay in memory as a uint8 ``(N, 1, 28, 28)`` tensor;
     samples carry ``img``, so the pipeline has no loading step. ``ann_file`` is not used.
     """
+
+    CHANNELS = 1  # the image channels every sample has (checked against the model before training)
 
     CLASSES = ('0 - zero', '1 - one', '2 - two', '3 - three', '4 - four', '5 - five', '6 - six', '7 - seven',
                '8 - eight', '9 - nine')

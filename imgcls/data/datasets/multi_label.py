@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ...errors import ConfigError, DataError
-from ..builder import DATASETS
+from ...evaluation import evaluate_multilabel
+from ..registries import DATASETS
 from .base_dataset import BaseDataset
 
 __all__ = ['MultiLabelDataset']
@@ -130,7 +131,6 @@ class MultiLabelDataset(BaseDataset):
                  indices: Sequence[int] | None = None, logger=None) -> dict[str, float]:
         """mAP and CP/CR/CF1/OP/OR/OF1 (percent) of per-image scores, as mmcls's MultiLabelDataset
         (:func:`imgcls.evaluation.evaluate_multilabel`; ``metric_options``: ``thr`` or ``k``)."""
-        from ...evaluation import evaluate_multilabel
 
         gt = self.get_gt_labels()
         if indices is not None:

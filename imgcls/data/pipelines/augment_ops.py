@@ -3,29 +3,31 @@
 Each step applies with probability ``prob``; steps with a signed magnitude negate it with
 probability ``random_negative_prob``. Magnitudes mean what they mean in mmcls (mmcv): a shear
 factor (x += m * y), a translation as a fraction of the image side, a clockwise angle in
-degrees, an enhancement factor of ``1 + m``. The pixel work is torchvision.transforms.v2.functional,
-whose tensor kernels have no bicubic mode for affine warps: 'bicubic' warps bilinearly.
+degrees, an enhancement factor of ``1 + m``. Warps map pixels as mmcv's ``cv2.warpAffine`` calls did
+(pixel centres at integer coordinates, rotation about ``((w - 1) / 2, (h - 1) / 2)``, the border
+filled with ``pad_val``), sampled by ``torch.nn.functional.grid_sample`` in the asked mode (bicubic
+with OpenCV's kernel, a = -0.75). The other pixel work is torchvision.transforms.v2.functional.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from numbers import Number
 
 import torch
+import torch.nn.functional as TF
 import torchvision.transforms.v2.functional as F
-from torchvision.transforms import InterpolationMode
 
 from ...errors import ConfigError
-from ..builder import PIPELINES
-from .transforms import get_img, set_img
+from ..registries import PIPELINES
+from .images import in_rgb_order, map_images
 
 __all__ = ['Shear', 'Translate', 'Rotate', 'AutoContrast', 'Invert', 'Equalize', 'Solarize', 'SolarizeAdd',
            'Posterize', 'Contrast', 'ColorTransform', 'Brightness', 'Sharpness', 'Cutout']
 
-_WARP_MODES = {'nearest': InterpolationMode.NEAREST, 'bilinear': InterpolationMode.BILINEAR,
-               'bicubic': InterpolationMode.BILINEAR}
+_WARP_MODES = ('nearest', 'bilinear', 'bicubic')
 
 
 def _number(step: str, name: str, value, low: float | None = None, high: float | None = None) -> float:
@@ -53,16 +55,20 @@ def _fill_for(fill, channels: int):
 
 
 class _Op:
-    """Applies ``apply(img)`` with probability ``prob``."""
+    """Applies ``apply(img)`` with probability ``prob``, to every image of ``img_fields`` alike."""
+
+    img_layout = 'chw'
+    uint8_only = True  # defined on 8-bit values: a float image (to_float32=True) is rounded for it
 
     def __init__(self, prob: float = 0.5, random_negative_prob: float = 0.5):
         name = type(self).__name__
         self.prob = _number(name, 'prob', prob, 0, 1)
         self.random_negative_prob = _number(name, 'random_negative_prob', random_negative_prob, 0, 1)
+        self._negative = self._bgr = False
 
     def signed(self, value: float) -> float:
-        """``value`` negated with probability ``random_negative_prob``."""
-        return -value if torch.rand(()).item() < self.random_negative_prob else value
+        """``value`` negated when this call drew a negative sign (probability ``random_negative_prob``)."""
+        return -value if self._negative else value
 
     def apply(self, img: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -70,8 +76,20 @@ class _Op:
     def __call__(self, results: dict) -> dict:
         if self.prob < 1 and torch.rand(()).item() >= self.prob:
             return results
-        set_img(results, self.apply(get_img(results)))
-        return results
+        # one sign per call, so that every image of img_fields gets the same change
+        self._negative = torch.rand(()).item() < self.random_negative_prob
+        self._bgr = results.get('mmcls_channel_order', 'rgb') == 'bgr'
+        return map_images(results, self._apply_any)
+
+    def fill_for(self, fill, channels: int):
+        """``fill`` for an image of ``channels``, in RGB order (mmcls gave it in its own channel order)."""
+        fill = _fill_for(fill, channels)
+        return in_rgb_order(fill, {'mmcls_channel_order': 'bgr' if self._bgr else 'rgb'})
+
+    def _apply_any(self, img: torch.Tensor) -> torch.Tensor:
+        if img.dtype == torch.uint8 or not self.uint8_only:
+            return self.apply(img)
+        return self.apply(img.round().clamp(0, 255).to(torch.uint8)).to(img.dtype)
 
     def __repr__(self) -> str:
         args = ', '.join(f'{k}={v!r}' for k, v in vars(self).items() if not k.startswith('_'))
@@ -79,6 +97,8 @@ class _Op:
 
 
 class _Warp(_Op):
+    uint8_only = False
+
     def __init__(self, pad_val=128, prob: float = 0.5, random_negative_prob: float = 0.5,
                  interpolation: str = 'nearest'):
         super().__init__(prob, random_negative_prob)
@@ -88,11 +108,29 @@ class _Warp(_Op):
                               f'{list(_WARP_MODES)}')
         self.interpolation = interpolation
 
-    def warp(self, img: torch.Tensor, **affine) -> torch.Tensor:
-        args = dict(angle=0.0, translate=[0.0, 0.0], scale=1.0, shear=[0.0, 0.0])
-        args.update(affine)
-        return F.affine(img, **args, interpolation=_WARP_MODES[self.interpolation],
-                        fill=_fill_for(self.pad_val, img.shape[0]))
+    def warp(self, img: torch.Tensor, matrix: list[list[float]]) -> torch.Tensor:
+        """``img`` warped by the forward 2x3 ``matrix`` (x', y' from x, y), filled with ``pad_val``."""
+        return warp_affine(img, matrix, self.interpolation, self.fill_for(self.pad_val, img.shape[0]))
+
+
+def warp_affine(img: torch.Tensor, matrix: list[list[float]], mode: str, fill) -> torch.Tensor:
+    """Warp a CHW image as ``cv2.warpAffine(img, matrix, (w, h), flags=mode, borderValue=fill)``."""
+    c, h, w = img.shape
+    inverse = torch.linalg.inv(torch.tensor([*matrix, [0.0, 0.0, 1.0]], dtype=torch.float64))
+    # the same map in grid_sample's coordinates (align_corners=True: -1 and 1 are the centres of the first and
+    # last pixels, as integer coordinates are here): to_grid @ inverse @ from_grid
+    sx, sy = max(w - 1, 1) / 2, max(h - 1, 1) / 2
+    from_grid = torch.tensor([[sx, 0.0, sx], [0.0, sy, sy], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    to_grid = torch.tensor([[1 / sx, 0.0, -1.0], [0.0, 1 / sy, -1.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    theta = (to_grid @ inverse @ from_grid)[:2].float()[None]
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # a 1-pixel side: torch notes its grid is 0 there, which is what we want
+        grid = TF.affine_grid(theta, [1, c, h, w], align_corners=True)
+    fill_t = torch.as_tensor(fill, dtype=torch.float32).reshape(1, -1, 1, 1).expand(1, c, 1, 1)
+    # sampling (img - fill) with zero padding, then adding fill back, is sampling img with a constant border
+    out = TF.grid_sample(img[None].float() - fill_t, grid, mode=mode, padding_mode='zeros',
+                         align_corners=True) + fill_t
+    return out[0].round_().clamp_(0, 255).to(torch.uint8) if img.dtype == torch.uint8 else out[0]
 
 
 def _direction(step: str, direction: str) -> str:
@@ -112,9 +150,10 @@ class Shear(_Warp):
         self.direction = _direction('Shear', direction)
 
     def apply(self, img: torch.Tensor) -> torch.Tensor:
-        degrees = -math.degrees(math.atan(self.signed(self.magnitude)))  # torchvision's shear sign is opposite
-        shear = [degrees, 0.0] if self.direction == 'horizontal' else [0.0, degrees]
-        return self.warp(img, shear=shear, center=[0.0, 0.0])
+        m = self.signed(self.magnitude)
+        matrix = [[1.0, m, 0.0], [0.0, 1.0, 0.0]] if self.direction == 'horizontal' else [[1.0, 0.0, 0.0],
+                                                                                           [m, 1.0, 0.0]]
+        return self.warp(img, matrix)
 
 
 @PIPELINES.register_module()
@@ -130,8 +169,8 @@ class Translate(_Warp):
     def apply(self, img: torch.Tensor) -> torch.Tensor:
         m = self.signed(self.magnitude)
         h, w = img.shape[-2:]
-        shift = [m * w, 0.0] if self.direction == 'horizontal' else [0.0, m * h]
-        return self.warp(img, translate=shift)
+        dx, dy = (m * w, 0.0) if self.direction == 'horizontal' else (0.0, m * h)
+        return self.warp(img, [[1.0, 0.0, dx], [0.0, 1.0, dy]])
 
 
 @PIPELINES.register_module()
@@ -148,7 +187,12 @@ class Rotate(_Warp):
         self.center = None if center is None else [float(c) for c in center]
 
     def apply(self, img: torch.Tensor) -> torch.Tensor:
-        return self.warp(img, angle=self.signed(self.angle), scale=self.scale, center=self.center)  # clockwise
+        h, w = img.shape[-2:]
+        cx, cy = self.center if self.center is not None else ((w - 1) * 0.5, (h - 1) * 0.5)
+        # cv2.getRotationMatrix2D(center, -angle, scale): clockwise on screen, where y points down
+        theta = math.radians(-self.signed(self.angle))
+        a, b = self.scale * math.cos(theta), self.scale * math.sin(theta)
+        return self.warp(img, [[a, b, (1 - a) * cx - b * cy], [-b, a, b * cx + (1 - a) * cy]])
 
 
 class _Plain(_Op):
@@ -278,7 +322,7 @@ class Cutout(_Plain):
     def apply(self, img: torch.Tensor) -> torch.Tensor:
         h, w = img.shape[-2:]
         top, left = int(torch.randint(0, h, ())), int(torch.randint(0, w, ()))
-        fill = torch.tensor(_fill_for(self.pad_val, img.shape[0]), dtype=torch.float32).reshape(-1, 1, 1)
+        fill = torch.tensor(self.fill_for(self.pad_val, img.shape[0]), dtype=torch.float32).reshape(-1, 1, 1)
         out = img.clone()
         out[:, top:top + self.shape[0], left:left + self.shape[1]] = fill.round().clamp(0, 255).to(img.dtype)
         return out

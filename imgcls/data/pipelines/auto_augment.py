@@ -10,8 +10,9 @@ import torch
 import torchvision.transforms.v2 as T
 
 from ...errors import ConfigError
-from ..builder import PIPELINES
-from .transforms import get_img, set_img
+from ..registries import PIPELINES
+from .images import map_images
+from .policies import POLICY_IMAGENET
 
 __all__ = ['AutoAugment', 'RandAugment', 'RAND_INCREASING_POLICIES']
 
@@ -71,18 +72,23 @@ class AutoAugment:
 
     ``policies`` is mmcls's list of sub-policies, each a list of step dicts applied in order
     (``[[dict(type='Posterize', bits=4, prob=0.4), dict(type='Rotate', angle=30., prob=0.6)], ...]``),
-    or 'imagenet' / 'cifar10' / 'svhn' for torchvision's published AutoAugment policies
-    (torchvision.transforms.v2.AutoAugment). ``hparams`` fills arguments the steps leave out
-    (default ``pad_val=128``).
+    'policy_imagenet' for mmcls's ImageNet policy (:data:`~imgcls.data.pipelines.policies.POLICY_IMAGENET`,
+    the one mmcls's recipes use), or 'imagenet' / 'cifar10' / 'svhn' for torchvision's published
+    AutoAugment policies (torchvision.transforms.v2.AutoAugment, its own operations). ``hparams``
+    fills arguments the steps leave out (default ``pad_val=128``).
     """
+
+    img_layout = 'chw'
 
     def __init__(self, policies, hparams: Mapping | None = None):
         self.hparams = dict(hparams) if hparams is not None else {'pad_val': 128}
         self.policies = policies
+        if policies == 'policy_imagenet':
+            policies = POLICY_IMAGENET
         if isinstance(policies, str):
             if policies not in _TV_AUTO_POLICIES:
-                raise ConfigError(f'AutoAugment: policies={policies!r} is not one of {list(_TV_AUTO_POLICIES)} '
-                                  'or a list of sub-policies')
+                raise ConfigError(f'AutoAugment: policies={policies!r} is not one of '
+                                  f"{['policy_imagenet', *_TV_AUTO_POLICIES]} or a list of sub-policies")
             self._tv = T.AutoAugment(_TV_AUTO_POLICIES[policies], fill=_pad_fill(self.hparams))
             return
         self._tv = None
@@ -101,8 +107,7 @@ class AutoAugment:
 
     def __call__(self, results: dict) -> dict:
         if self._tv is not None:
-            set_img(results, self._tv(get_img(results)))
-            return results
+            return map_images(results, self._tv)
         for op in self._sub_policies[int(torch.randint(len(self._sub_policies), ()))]:
             results = op(results)
         return results
@@ -127,6 +132,8 @@ class RandAugment:
     ``magnitude=magnitude_level``, ``num_magnitude_bins=total_level + 1``; its own operations and
     ranges, every drawn operation applied; no ``magnitude_std``).
     """
+
+    img_layout = 'chw'
 
     def __init__(self, policies, num_policies: int, magnitude_level: float, magnitude_std=0.,
                  total_level: float = 30, hparams: Mapping | None = None):
@@ -184,8 +191,7 @@ class RandAugment:
 
     def __call__(self, results: dict) -> dict:
         if self._tv is not None:
-            set_img(results, self._tv(get_img(results)))
-            return results
+            return map_images(results, self._tv)
         for k in torch.randint(len(self._entries), (self.num_policies,)).tolist():
             cls, args, key, value_range = self._entries[k]
             if key is not None:

@@ -9,8 +9,8 @@ from numbers import Number
 import torch
 
 from ...errors import ConfigError
-from ..builder import PIPELINES
-from .transforms import get_img, set_img
+from ..registries import PIPELINES
+from .images import get_img, in_rgb_order, map_images
 
 __all__ = ['RandomErasing']
 
@@ -35,16 +35,19 @@ def _per_channel(values: list[float], channels: int) -> torch.Tensor:
 class RandomErasing:
     """With probability ``erase_prob``, fill a random rectangle of the image.
 
-    The rectangle covers a fraction of the area drawn uniformly from ``[min_area_ratio,
-    max_area_ratio]``, with an aspect ratio (h / w) drawn log-uniformly from ``aspect_range``;
-    up to 10 draws are tried until one fits inside the image (else nothing is erased).
+    As mmcls 0.x: the rectangle covers a fraction of the area drawn uniformly from
+    ``[min_area_ratio, max_area_ratio]``, with an aspect ratio (h / w) drawn log-uniformly from
+    ``aspect_range`` (one draw; sides rounded and cut to the image), at a random place. Fill values
+    are truncated to integers as mmcls's uint8 casts did.
     ``mode='const'`` fills with ``fill_color``; ``mode='rand'`` fills every pixel with a random
     colour: ``N(fill_color, fill_std)`` when ``fill_std`` is given, else uniform in 0..255.
 
-    Values are in 0..255 units on the uint8 image: imgcls normalizes in the model, so the
-    mmcls habit of erasing after Normalize with ``fill_color=mean, fill_std=std`` keeps its
-    meaning (a patch that normalizes to about zero mean and unit spread).
+    Values are in 0..255 units on the uint8 image, given in mmcls's channel order at this step:
+    the Swin / DeiT configs erase before Normalize with ``fill_color=mean[::-1]`` (BGR, as mmcv read
+    the file), which imgcls reverses for its RGB images (a patch of the mean colour).
     """
+
+    img_layout = 'chw'
 
     def __init__(self, erase_prob: float = 0.5, min_area_ratio: float = 0.02, max_area_ratio: float = 0.4,
                  aspect_range=(3 / 10, 10 / 3), mode: str = 'const', fill_color=(128, 128, 128), fill_std=None):
@@ -68,43 +71,39 @@ class RandomErasing:
         self.fill_color = _numbers('fill_color', fill_color)
         self.fill_std = _numbers('fill_std', fill_std, allow_none=True)
 
-    def _box(self, h: int, w: int) -> tuple[int, int, int, int] | None:
+    def _box(self, h: int, w: int) -> tuple[int, int, int, int]:
         log_lo, log_hi = math.log(self.aspect_range[0]), math.log(self.aspect_range[1])
-        for _ in range(10):
-            u = torch.rand(2).tolist()
-            area = (self.min_area_ratio + (self.max_area_ratio - self.min_area_ratio) * u[0]) * h * w
-            aspect = math.exp(log_lo + (log_hi - log_lo) * u[1])
-            eh, ew = int(round(math.sqrt(area * aspect))), int(round(math.sqrt(area / aspect)))
-            if 0 < eh < h and 0 < ew < w:
-                top = int(torch.randint(0, h - eh + 1, ()))
-                left = int(torch.randint(0, w - ew + 1, ()))
-                return top, left, eh, ew
-        return None
+        u = torch.rand(2).tolist()
+        aspect = math.exp(log_lo + (log_hi - log_lo) * u[0])
+        area = h * w * (self.min_area_ratio + (self.max_area_ratio - self.min_area_ratio) * u[1])
+        eh, ew = min(int(round(math.sqrt(area * aspect))), h), min(int(round(math.sqrt(area / aspect))), w)
+        # mmcls drew the corner with numpy's randint, whose upper end is excluded
+        top = int(torch.randint(0, h - eh, ())) if h > eh else 0
+        left = int(torch.randint(0, w - ew, ())) if w > ew else 0
+        return top, left, eh, ew
 
-    def _fill(self, img: torch.Tensor, eh: int, ew: int) -> torch.Tensor:
+    def _fill(self, img: torch.Tensor, eh: int, ew: int, results: dict) -> torch.Tensor:
         c = img.shape[0]
-        color = _per_channel(self.fill_color, c)
+        color = _per_channel(in_rgb_order(self.fill_color, results), c)
         if self.mode == 'const':
             patch = color.expand(c, eh, ew)
         elif self.fill_std is None:
-            patch = torch.rand(c, eh, ew) * 256.0 - 0.5
+            patch = torch.rand(c, eh, ew) * 256.0
         else:
-            patch = color + _per_channel(self.fill_std, c) * torch.randn(c, eh, ew)
-        if img.dtype == torch.uint8:
-            return patch.round().clamp(0, 255).to(torch.uint8)
-        return patch.to(img.dtype)
+            patch = color + _per_channel(in_rgb_order(self.fill_std, results), c) * torch.randn(c, eh, ew)
+        return patch.trunc().clamp(0, 255).to(img.dtype)
 
     def __call__(self, results: dict) -> dict:
         if torch.rand(()).item() >= self.erase_prob:
             return results
         img = get_img(results)
-        box = self._box(img.shape[-2], img.shape[-1])
-        if box is not None:
-            top, left, eh, ew = box
+        top, left, eh, ew = self._box(img.shape[-2], img.shape[-1])
+
+        def erase(img: torch.Tensor) -> torch.Tensor:
             img = img.clone()
-            img[:, top:top + eh, left:left + ew] = self._fill(img, eh, ew)
-            set_img(results, img)
-        return results
+            img[:, top:top + eh, left:left + ew] = self._fill(img, eh, ew, results)
+            return img
+        return map_images(results, erase)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(erase_prob={self.erase_prob}, min_area_ratio={self.min_area_ratio}, '

@@ -7,9 +7,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ...errors import ConfigError, DataError
-from ..builder import PIPELINES
+from ..registries import PIPELINES
 
 __all__ = ['ImageToTensor', 'ToTensor', 'Collect', 'to_chw_tensor', 'to_tensor']
 
@@ -27,11 +28,7 @@ def to_chw_tensor(img: Any, key: str = 'img') -> torch.Tensor:
             return img
         raise DataError(f"results['{key}'] must be a (C, H, W) image tensor, got shape {tuple(img.shape)}")
     if not isinstance(img, np.ndarray):
-        try:
-            from PIL import Image
-        except ImportError:  # pragma: no cover - PIL ships with torchvision
-            Image = None
-        if Image is not None and isinstance(img, Image.Image):
+        if isinstance(img, Image.Image):
             img = np.asarray(img)
         else:
             raise DataError(f"results['{key}'] must be an image tensor or array, got {type(img).__name__}")
@@ -72,6 +69,8 @@ def _missing(results: dict, key: str, step: str) -> DataError:
 class ImageToTensor:
     """Make ``results[k]`` a ``(C, H, W)`` tensor (HWC numpy arrays are transposed)."""
 
+    img_layout = 'chw'
+
     def __init__(self, keys: Sequence[str]):
         self.keys = _check_keys(keys, 'ImageToTensor')
 
@@ -90,6 +89,8 @@ class ImageToTensor:
 class ToTensor:
     """Convert ``results[k]`` (numpy, int, float, sequence) to a tensor; ints become 0-d tensors."""
 
+    img_layout = 'chw'
+
     def __init__(self, keys: Sequence[str]):
         self.keys = _check_keys(keys, 'ToTensor')
 
@@ -107,6 +108,8 @@ class ToTensor:
 @PIPELINES.register_module()
 class Collect:
     """Keep only ``keys``, plus ``img_metas``: a plain dict of the ``meta_keys`` present."""
+
+    img_layout = 'chw'
 
     def __init__(self, keys: Sequence[str],
                  meta_keys: Sequence[str] = ('filename', 'ori_filename', 'ori_shape', 'img_shape',

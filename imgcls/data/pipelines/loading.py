@@ -16,10 +16,11 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
+from PIL import Image, ImageOps
 from torchvision.io import ImageReadMode, decode_image, decode_jpeg
 
 from ...errors import ConfigError, DataError
-from ..builder import PIPELINES
+from ..registries import PIPELINES
 
 __all__ = ['LoadImageFromFile', 'read_image_file', 'decode_image_bytes', 'ImageReadError']
 
@@ -129,8 +130,6 @@ def _decode_torchvision(data: torch.Tensor, kind: str, color_type: str) -> torch
 
 
 def _decode_pil(data: torch.Tensor, color_type: str) -> torch.Tensor:
-    from PIL import Image, ImageOps
-
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # e.g. DecompressionBombWarning, palette transparency notes
         pil = Image.open(io.BytesIO(data.numpy().tobytes()))
@@ -158,7 +157,6 @@ def _decode_pil(data: torch.Tensor, color_type: str) -> torch.Tensor:
 def _check_pixel_count(data: torch.Tensor) -> None:
     """Refuse what PIL refuses: a header claiming over 2 x ``PIL.Image.MAX_IMAGE_PIXELS`` (a 600-byte JPEG can
     claim 20000 x 20000, which torchvision would fill in, 1.2 GB, without complaint)."""
-    from PIL import Image
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
@@ -207,17 +205,20 @@ class LoadImageFromFile:
     """Load ``results['img_info']['filename']`` (joined to ``img_prefix``) into ``results['img']``.
 
     The image is a ``(C, H, W)`` uint8 RGB tensor (1 channel with ``color_type='grayscale'``;
-    ``'unchanged'`` keeps the file's channels, alpha included). ``to_float32`` is accepted for
-    mmcls compatibility and ignored: images stay uint8 until the model's data preprocessor
-    converts them on the device.
+    ``'unchanged'`` keeps the file's channels, alpha included). ``to_float32=True`` makes it
+    float32 (0..255), as mmcls did: the steps after it then compute without rounding between them,
+    and the pipeline's Normalize stays in the pipeline (batches of uint8 images are the ones the
+    model's data preprocessor normalizes on the device).
     """
+
+    img_layout = 'chw'
 
     def __init__(self, to_float32: bool = False, color_type: str = 'color',
                  file_client_args: Mapping | None = None):
         if color_type not in _COLOR_TYPES:
             raise ConfigError(f'LoadImageFromFile: color_type={color_type!r} is not one of {_COLOR_TYPES}')
         check_file_client_args(file_client_args, 'LoadImageFromFile')
-        self.to_float32 = to_float32
+        self.to_float32 = bool(to_float32)
         self.color_type = color_type
         self.file_client_args = file_client_args
 
@@ -230,6 +231,8 @@ class LoadImageFromFile:
         prefix = results.get('img_prefix')
         filename = os.path.join(prefix, info['filename']) if prefix else info['filename']
         img = decode_image_bytes(read_image_file(filename), self.color_type, filename)
+        if self.to_float32:
+            img = img.float()
         shape = (img.shape[1], img.shape[2], img.shape[0])
         results.update(filename=filename, ori_filename=info['filename'], img=img,
                        img_shape=shape, ori_shape=shape)

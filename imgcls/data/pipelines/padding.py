@@ -8,8 +8,10 @@ from numbers import Number
 import torchvision.transforms.v2.functional as F
 
 from ...errors import ConfigError, DataError
-from ..builder import PIPELINES
-from .transforms import _PADDING_MODES, _pair, get_img, set_img
+from ..registries import PIPELINES
+from .images import get_img, in_rgb_order, map_images
+from .resize import size_pair
+from .transforms import _PADDING_MODES
 
 __all__ = ['Pad']
 
@@ -24,11 +26,13 @@ class Pad:
         padding_mode: 'constant', 'edge', 'reflect' or 'symmetric'.
     """
 
+    img_layout = 'chw'
+
     def __init__(self, size=None, pad_to_square: bool = False, pad_val=0, padding_mode: str = 'constant'):
         if (size is None) == (not pad_to_square):
             raise ConfigError(f'Pad: give exactly one of size and pad_to_square=True, got size={size!r}, '
                               f'pad_to_square={pad_to_square!r}')
-        self.size = None if size is None else _pair('Pad', 'size', size)
+        self.size = None if size is None else size_pair('Pad', 'size', size)
         self.pad_to_square = bool(pad_to_square)
         per_channel = isinstance(pad_val, Sequence) and all(isinstance(v, Number) for v in pad_val)
         if not (isinstance(pad_val, Number) or per_channel):
@@ -45,9 +49,9 @@ class Pad:
             raise DataError(f"Pad: image {results.get('filename', '')} is {h}x{w}, larger than the pad size "
                             f'{th}x{tw}; resize or crop it first')
         if (th, tw) != (h, w):
-            fill = list(self.pad_val) if isinstance(self.pad_val, Sequence) else self.pad_val
-            img = F.pad(img, [0, 0, tw - w, th - h], fill=fill, padding_mode=self.padding_mode)
-            set_img(results, img)
+            fill = in_rgb_order(list(self.pad_val) if isinstance(self.pad_val, Sequence) else self.pad_val, results)
+            map_images(results, lambda img: F.pad(img, [0, 0, tw - w, th - h], fill=fill,
+                                                  padding_mode=self.padding_mode))
         return results
 
     def __repr__(self) -> str:

@@ -12,8 +12,8 @@ import torch
 import torchvision.transforms.v2 as T
 
 from ...errors import ConfigError, DataError
-from ..builder import PIPELINES
-from .transforms import get_img, set_img
+from ..registries import PIPELINES
+from .images import get_img, map_images
 
 __all__ = ['ColorJitter', 'Lighting', 'RandomGrayscale']
 
@@ -33,6 +33,8 @@ class ColorJitter:
     ``[-hue, hue]`` of the colour wheel, ``hue <= 0.5``) and the changes run in random order.
     """
 
+    img_layout = 'chw'
+
     def __init__(self, brightness: float = 0., contrast: float = 0., saturation: float = 0., hue: float = 0.):
         self.brightness = _non_negative('ColorJitter', 'brightness', brightness)
         self.contrast = _non_negative('ColorJitter', 'contrast', contrast)
@@ -46,8 +48,7 @@ class ColorJitter:
         if img.shape[0] != 3 and (self.saturation or self.hue):
             raise DataError(f"ColorJitter: saturation and hue need a 3-channel image, got {img.shape[0]} channels "
                             f"({results.get('filename', '')})")
-        set_img(results, self._jitter(img))
-        return results
+        return map_images(results, self._jitter)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(brightness={self.brightness}, contrast={self.contrast}, '
@@ -70,10 +71,13 @@ class Lighting:
 
     Adds ``eigvec @ (alpha * eigval)`` to every pixel, with ``alpha ~ N(0, alphastd)`` per
     eigenvalue; ``eigval`` (3,) and ``eigvec`` (3, 3, one eigenvector per column) in 0..255
-    units. ``to_rgb`` keeps its mmcls meaning (see Normalize): with the usual ImageNet values,
-    given in RGB order, ``to_rgb=True`` for images read from files adds the noise to R, G, B in
-    that order. imgcls images stay RGB either way.
+    units. ``to_rgb`` keeps its mmcls meaning (see Normalize): mmcls reversed the channel order
+    (BGR from a file became RGB) and then added the noise in the new order; the reversal is
+    recorded in ``results['mmcls_channel_order']`` for the Normalize steps that follow (as the
+    RegNet configs rely on). imgcls images stay RGB either way.
     """
+
+    img_layout = 'chw'
 
     def __init__(self, eigval: Sequence[float], eigvec: Sequence[Sequence[float]], alphastd: float = 0.1,
                  to_rgb: bool = True):
@@ -89,11 +93,17 @@ class Lighting:
                             f"({results.get('filename', '')})")
         alpha = torch.randn(3, dtype=torch.float64) * self.alphastd
         alter = (self.eigvec @ (alpha * self.eigval)).float()
-        if self.to_rgb == (results.get('mmcls_channel_order', 'rgb') == 'rgb'):
+        order = results.get('mmcls_channel_order', 'rgb')
+        if self.to_rgb:  # mmcv's adjust_lighting reversed the channels it was given before adding the noise
+            order = 'rgb' if order == 'bgr' else 'bgr'
+            results['mmcls_channel_order'] = order
+        if order == 'bgr':
             alter = alter.flip(0)  # mmcls added the noise in BGR order here
-        out = img.float() + alter.view(3, 1, 1)
-        set_img(results, out.round_().clamp_(0, 255).to(torch.uint8) if img.dtype == torch.uint8 else out)
-        return results
+
+        def add(img: torch.Tensor) -> torch.Tensor:
+            out = img.float() + alter.view(3, 1, 1)
+            return out.round_().clamp_(0, 255).to(torch.uint8) if img.dtype == torch.uint8 else out
+        return map_images(results, add)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(eigval={self.eigval.tolist()}, eigvec={self.eigvec.tolist()}, '
@@ -104,14 +114,15 @@ class Lighting:
 class RandomGrayscale:
     """With probability ``gray_prob``, replace the image by its luma, keeping its number of channels."""
 
+    img_layout = 'chw'
+
     def __init__(self, gray_prob: float = 0.1):
         self.gray_prob = _non_negative('RandomGrayscale', 'gray_prob', gray_prob, high=1.0)
         self._gray = T.RandomGrayscale(p=self.gray_prob)
 
     def __call__(self, results: dict) -> dict:
-        img = get_img(results)
-        if img.shape[0] == 3:
-            set_img(results, self._gray(img))
+        if get_img(results).shape[0] == 3:
+            map_images(results, self._gray)
         return results
 
     def __repr__(self) -> str:
