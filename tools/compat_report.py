@@ -16,7 +16,7 @@ The configs come from the ``mmcls==0.25.0`` wheel: ``--configs`` names an unpack
   datasets, CIFAR pickles, MNIST IDX files), the optimizer, lr schedule, optimizer hook and custom hooks;
 - step: one training step (forward, loss, backward, optimizer step) of a ``--batch`` sample batch from the
   train pipeline, with the weights as constructed (``init_cfg`` is not applied: it may name a download).
-  Configs with the same model, train pipeline and optimizer share one step.
+  Configs with the same model, train pipeline and optimizer share one step (and one MAC count).
 """
 
 from __future__ import annotations
@@ -299,21 +299,24 @@ def check(task: tuple) -> dict:
                 model = build_classifier(copy.deepcopy(cfg['model']))
             row['params'] = sum(p.numel() for p in model.parameters())
             datasets = _build_data(cfg, tiny)
-            shape = tuple(datasets['train'][0]['img'].shape)
-            if on_meta is not None:  # on the CPU, counting would cost a real forward pass
-                row['gmacs'] = _gmacs(model, shape if len(shape) == 3 else (1, *shape))
-            del model, on_meta
             _build_runtime(cfg)
             row['build'], row['key'] = OK, step_key(cfg)
+            first = _claim(_CLAIMS, row['key'])  # the others with this key share its MACs and step
+            if first and on_meta is not None:  # on the CPU, counting would cost a real forward pass
+                shape = tuple(datasets['train'][0]['img'].shape)
+                row['gmacs'] = _gmacs(model, shape if len(shape) == 3 else (1, *shape))
+            del model, on_meta
             cap = opts['max_step_gmacs']
-            if cap and row['gmacs'] is not None and row['gmacs'] > cap:
+            if not first or not opts['step']:
+                pass
+            elif cap and row['gmacs'] is not None and row['gmacs'] > cap:
                 row['reason'] = (f'step not run: {row["gmacs"]:.1f} GMACs per image > --max-step-gmacs {cap:g} '
                                  f'(the default, to keep the report within minutes on a 2-core machine)')
-            elif opts['step'] and _claim(_CLAIMS, row['key']):
+            else:
                 row['step'], stage = MISS, 'step'
                 row['loss'] = _train_step(cfg, datasets['train'], opts['batch'])
                 row['step'] = OK
-                row['stepped'] = True
+            row['first'] = first
     except _Timeout:
         row['reason'] = f'{stage}: timed out after {opts["timeout"]} s'
     except Exception as e:  # every failure is a row of the report
@@ -352,19 +355,20 @@ def run_all(paths: list[Path], root: Path, tiny: dict[str, str], args: argparse.
     opts = {'step': not args.no_step, 'batch': args.batch, 'timeout': args.timeout,
             'max_step_gmacs': args.max_step_gmacs}
     tasks = [(str(p), str(p.relative_to(root)), tiny, opts) for p in paths]
-    with ctx.Manager() as manager:
+    with ctx.Manager() as manager:  # with --no-step too: MACs are counted once per model and pipeline
         claims = {'lock': manager.Lock(), 'keys': manager.dict()}
-        with ctx.Pool(args.jobs, _init_worker, (threads, claims), maxtasksperchild=25) as pool:
+        with ctx.Pool(args.jobs, _init_worker, (threads, claims), maxtasksperchild=100) as pool:
             rows = []
             for i, row in enumerate(pool.imap(check, tasks), 1):
                 rows.append(row)
                 print(f'[{i}/{len(tasks)}] {row["config"]}: {row["load"]}{row["build"]}{row["step"]} '
                       f'{row["reason"][:120]}', flush=True)
-    stepped = {r['key']: r for r in rows if r.get('stepped') or (r['step'] == MISS and r['key'])}
+    firsts = {r['key']: r for r in rows if r.get('first')}
     for row in rows:
-        first = stepped.get(row['key'])
-        if first is not None and first is not row and row['step'] == SKIP and not row['reason']:
-            row['step'], row['loss'], row['reason'] = first['step'], first['loss'], first['reason']
+        first = firsts.get(row['key'])
+        if first is not None and first is not row and not row['reason']:
+            for key in ('gmacs', 'step', 'loss', 'reason'):
+                row[key] = first[key]
             row['shared'] = first['config']
     return rows
 
@@ -386,7 +390,7 @@ def _summary(rows: list[dict], expected: dict[str, int]) -> tuple[str, int, int,
 def _short_reason(reason: str) -> str:
     """The reason without file names, values and numbers, to count misses of the same kind."""
     text = re.sub(r"\S+\.py\b", 'FILE', reason.replace("model (type='ImageClassifier'): ", ''))
-    text = re.sub(r'\{[^{}]*\}', '{…}', text)
+    text = re.sub(r'\{[^{}]*(\}|$)', '{…}', text)
     text = re.sub(r'\b\d+(\.\d+)?\b', 'N', text)
     return re.split(r'(?<=[.?)]) ', text, maxsplit=1)[0][:140]
 
@@ -421,7 +425,7 @@ def render(rows: list[dict], expected: dict[str, int], meta: dict) -> str:
             exp = expected.get(r['config'])
             ok = params_match(r['params'], exp)
             params = _mparams(r['params']) + (f' / {_mparams(exp)} {OK if ok else MISS}' if ok is not None else '')
-            reason = r['reason'] or (f'step shared with {r["shared"]}' if r.get('shared') else '')
+            reason = r['reason'] or (f'step shared with {r["shared"]}' if r.get('shared') and r['step'] == OK else '')
             if ok is False and not r['reason']:
                 reason = 'parameter count differs from mmcls\'s' + (f'; {reason}' if reason else '')
             gmacs = '' if r['gmacs'] is None else f'{r["gmacs"]:.2f}'
