@@ -96,3 +96,25 @@ def test_report_on_a_small_configs_folder(configs, tmp_path):
     assert "'NoSuchNet' is not registered in the backbone registry" in rows['nosuchnet_cifar.py']
     assert 'load: broken in mmcls itself: ConfigError: config file _base_/missing.py not found' in rows['broken.py']
     assert '| [resnet](#resnet) | 2 | 2 | 2 | 1/2 | 2 |' in text
+    assert 'Every config that builds was stepped.' in text
+
+
+def test_configs_come_from_a_wheel_file_unpacked_into_the_cache(tmp_path):
+    import zipfile
+    wheel = tmp_path / 'mmcls-0.25.0-py2.py3-none-any.whl'
+    with zipfile.ZipFile(wheel, 'w') as zf:
+        zf.writestr('mmcls/.mim/configs/resnet/r.py', 'x = 1\n')
+        zf.writestr('mmcls/__init__.py', 'raise SystemExit\n')  # code of the wheel: not unpacked
+    args = compat_report.parse_args(['--wheel', str(wheel), '--cache', str(tmp_path / 'cache')])
+    root = compat_report.configs_dir(args)
+    assert root == tmp_path / 'cache' / wheel.stem / 'mmcls' / '.mim' / 'configs'
+    assert (root / 'resnet' / 'r.py').read_text() == 'x = 1\n'
+    assert not (tmp_path / 'cache' / wheel.stem / 'mmcls' / '__init__.py').exists()
+    # an unpacked wheel folder is used where it is
+    args = compat_report.parse_args(['--wheel', str(tmp_path / 'cache' / wheel.stem)])
+    assert compat_report.configs_dir(args) == root
+    # a wheel already in the cache is not downloaded again
+    cache = tmp_path / 'cache2'
+    cache.mkdir()
+    (cache / wheel.name).write_bytes(wheel.read_bytes())
+    assert compat_report.fetch_wheel(cache) == cache / wheel.name
