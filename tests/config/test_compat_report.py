@@ -96,7 +96,7 @@ def test_report_on_a_small_configs_folder(configs, tmp_path):
     assert "'NoSuchNet' is not registered in the backbone registry" in rows['nosuchnet_cifar.py']
     assert 'load: broken in mmcls itself: ConfigError: config file _base_/missing.py not found' in rows['broken.py']
     assert '| [resnet](#resnet) | 2 | 2 | 2 | 1/2 | 2 |' in text
-    assert 'Every config that builds was stepped.' in text
+    assert 'No step was skipped: every config that builds tried one.' in text
 
 
 def test_configs_come_from_a_wheel_file_unpacked_into_the_cache(tmp_path):
