@@ -8,16 +8,18 @@ the closest registered names.
 
 from __future__ import annotations
 
+import ast
 import contextvars
 import difflib
 import inspect
+import textwrap
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .errors import BuildError, ConfigError, ImgclsError, RegistryError
 
-__all__ = ['Registry', 'build_from_cfg', 'all_registries']
+__all__ = ['Registry', 'build_from_cfg', 'all_registries', 'accepted_arguments']
 
 _ALL_REGISTRIES: weakref.WeakValueDictionary[str, Registry] = weakref.WeakValueDictionary()
 # prefixes of other toolboxes' configs ("mmcls.ResNet") that name the same class
@@ -151,15 +153,54 @@ def _child_path(cfg: Mapping) -> str | None:
     return None
 
 
-def _explain_type_error(cls: Callable, err: TypeError) -> str:
-    """Turn "got an unexpected keyword argument 'x'" into a list of valid arguments."""
-    text = str(err)
+def _fixed_keywords(init: Callable) -> set[str]:
+    """Keywords that ``init`` passes by name to its parent's ``__init__``: not the user's to set."""
     try:
-        params = [p for p in inspect.signature(cls).parameters.values()
-                  if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    except (TypeError, ValueError):
+        tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
+    except (OSError, TypeError, SyntaxError):  # no source (C code, a REPL class): assume none
+        return set()
+    fixed: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == '__init__':
+            fixed.update(k.arg for k in node.keywords if k.arg is not None)
+    return fixed
+
+
+def _own_arguments(func: Callable) -> tuple[list[str], bool]:
+    """The named parameters of ``func`` (without ``self``) and whether it takes ``**kwargs``."""
+    params = list(inspect.signature(func).parameters.values())
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return names, any(p.kind is p.VAR_KEYWORD for p in params)
+
+
+def accepted_arguments(obj_cls: Callable) -> list[str]:
+    """The keyword arguments ``obj_cls(...)`` accepts, following ``**kwargs`` up the classes it inherits from."""
+    if not isinstance(obj_cls, type):
+        return _own_arguments(obj_cls)[0]
+    names: list[str] = []
+    fixed: set[str] = set()
+    for klass in obj_cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None or klass is object:
+            continue
+        own, forwards = _own_arguments(init)
+        names += [n for n in own[1:] if n not in names and n not in fixed]  # own[0] is self
+        if not forwards:
+            break
+        fixed |= _fixed_keywords(init)
+    return names
+
+
+def _explain_type_error(cls: Callable, err: TypeError) -> str:
+    """Turn "got an unexpected keyword argument 'x'" into a sentence listing the valid arguments."""
+    text = str(err).rstrip()
+    try:
+        names = accepted_arguments(cls)
+    except (TypeError, ValueError):  # no signature to read
         return text
-    names = [p.name for p in params]
+    if not any(m in text for m in ('unexpected keyword argument', 'positional argument', 'multiple values for')):
+        return text  # raised inside the constructor, not a mismatch of the call
+    text += '' if text.endswith(('.', '?', '!')) else '.'
     if 'unexpected keyword argument' in text:
         bad = text.rsplit("'", 2)[-2] if text.count("'") >= 2 else ''
         close = difflib.get_close_matches(bad, names, n=2)

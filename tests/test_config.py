@@ -410,16 +410,39 @@ def test_cfg_options_end_to_end(cfg):
     ("['a,b', c]", ['a,b', 'c']), ('[true,None,1.5]', [True, None, 1.5]), ('[a,]', ['a']),
     ('a,b,c', ['a', 'b', 'c']), ('1,2', [1, 2]), ('[1],[2]', [[1], [2]]),
     ("{'type': 'SGD', 'lr': 0.1}", {'type': 'SGD', 'lr': 0.1}), ('[{"a": [1, 2]}]', [{'a': [1, 2]}]),
-    ('[1,2', '[1,2'), ('[1][2]', '[1][2]'), ("don't", "don't"), ('1j', '1j'), ("b'x'", "b'x'"),
-    ('{1, 2}', '{1, 2}'), ('__import__("os")', '__import__("os")'), ('a=b', 'a=b'),
+    ("don't", "don't"), ('1j', '1j'), ("b'x'", "b'x'"), ('__import__("os")', '__import__("os")'),
+    ("'a=b'", 'a=b'), ('"[1,2"', '[1,2'), ('a,(b', 'a,(b'),
 ])
 def test_parse_values(raw, expected):
     value = parse_cfg_options([f'key={raw}'])['key']
     assert value == expected and type(value) is type(expected)
 
 
+@pytest.mark.parametrize('raw,why', [
+    ('[1,2', 'its brackets or quotes do not balance'), ('(1,5', 'its brackets or quotes do not balance'),
+    ("{'policy':'step'", 'its brackets or quotes do not balance'), ('[1][2]', 'it is not one complete list'),
+    ('(1)(2)', 'it is not one complete tuple'), ('{1, 2}', 'a dict needs quoted keys'),
+    ('{policy: step}', 'a dict needs quoted keys'), ('[1, {a: 1}]', 'a dict needs quoted keys'),
+])
+def test_parse_bracketed_value_that_does_not_parse_is_an_error(raw, why):
+    with pytest.raises(ConfigError) as e:
+        parse_cfg_options(['ok=1', f'model.head.topk={raw}'])
+    assert str(e.value).startswith("--cfg-options: the value of 'model.head.topk' does not parse: ")
+    assert f'{raw!r}' in str(e.value) and f'({why}' in str(e.value)
+    assert str(e.value).endswith('to pass it as a string, put it in quotes.')
+
+
+def test_parse_second_equals_is_an_error():
+    with pytest.raises(ConfigError) as e:
+        parse_cfg_options(['optimizer.lr=0.1=2'])
+    assert str(e.value) == ('--cfg-options: \'optimizer.lr=0.1=2\' has more than one "=". Give one key=value '
+                            'per item (items are separated by spaces); quote a string value that contains "=", '
+                            'as in name="\'a=b\'".')
+    assert parse_cfg_options(['a.b="c=d"', "e=['x=1', 2]"]) == {'a.b': 'c=d', 'e': ['x=1', 2]}
+
+
 def test_parse_splits_on_first_equals_and_rejects_missing_equals():
-    assert parse_cfg_options(['a.b=c=d', ' x =1']) == {'a.b': 'c=d', 'x': 1}
+    assert parse_cfg_options(['a.b=c', ' x =1']) == {'a.b': 'c', 'x': 1}
     assert parse_cfg_options(None) == {}
     with pytest.raises(ConfigError, match=r"'model\.depth' is not of the form key=value"):
         parse_cfg_options(['model.depth'])
@@ -451,10 +474,16 @@ def test_parse_any_value_parses_or_stays_a_string(raw):
         assert value == raw.strip()
 
 
-def test_parse_deep_nesting_stays_a_string():
-    raw = '[' * 200 + ']' * 200
-    assert isinstance(parse_cfg_options([f'k={raw}'])['k'], (str, list))
-    assert parse_cfg_options(['k=' + '(' * 2000])['k'] == '(' * 2000
+def test_parse_deep_nesting_is_an_error():
+    with pytest.raises(ConfigError, match='nested more than 50 levels deep'):
+        parse_cfg_options(['k=' + '[' * 200 + ']' * 200])
+    with pytest.raises(ConfigError, match='do not balance'):
+        parse_cfg_options(['k=' + '(' * 2000])
+    nested = parse_cfg_options(['k=' + '[' * 20 + ']' * 20])['k']
+    for _ in range(19):
+        assert len(nested) == 1
+        nested = nested[0]
+    assert nested == []
 
 
 # ----------------------------------------------------------------------------- custom_imports

@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from imgcls.errors import BuildError, ConfigError, ImgclsError, RegistryError
-from imgcls.registry import Registry, build_from_cfg
+from imgcls.registry import Registry, accepted_arguments, build_from_cfg
 
 
 @pytest.fixture
@@ -146,6 +146,49 @@ def test_misspelt_argument_lists_the_valid_ones(parts):
     with pytest.raises(BuildError) as e:
         build_from_cfg(dict(type='Alpha', dpeth=50), reg, path='model.backbone')
     assert "Did you mean 'depth'" in str(e.value) and 'num_stages' in str(e.value)
+
+
+def test_valid_arguments_follow_kwargs_up_the_parents(parts):
+    reg, _ = parts
+
+    class Base:
+        def __init__(self, depth, width=64, deep_stem=False, avg_down=False, init_cfg=None):
+            self.depth = depth
+
+    @reg.register_module()
+    class Child(Base):
+        def __init__(self, depth, groups=32, **kwargs):
+            super().__init__(depth, deep_stem=True, **kwargs)
+
+    @reg.register_module()
+    class GrandChild(Child):
+        def __init__(self, *args, avg_down=True, **kwargs):
+            super().__init__(*args, avg_down=avg_down, **kwargs)
+
+    with pytest.raises(BuildError) as e:
+        build_from_cfg(dict(type='Child', depth=50, widht=3), reg, path='model.backbone')
+    assert str(e.value).startswith("model.backbone (type='Child'): TypeError: ")
+    assert str(e.value).endswith("Base.__init__() got an unexpected keyword argument 'widht'. Did you mean 'width'? "
+                                 "Valid arguments: depth, groups, width, avg_down, init_cfg.")
+    # deep_stem is set by Child itself: passing it again is an error that does not list it as valid
+    with pytest.raises(BuildError, match=r"multiple values for keyword argument 'deep_stem'\. Valid arguments: "
+                                         r"depth, groups, width, avg_down, init_cfg\.$"):
+        build_from_cfg(dict(type='Child', depth=50, deep_stem=False), reg)
+    assert accepted_arguments(GrandChild) == ['avg_down', 'depth', 'groups', 'width', 'init_cfg']
+    assert build_from_cfg(dict(type='GrandChild', depth=50, avg_down=False), reg).depth == 50
+
+
+def test_error_raised_inside_a_constructor_lists_no_arguments(parts):
+    reg, _ = parts
+
+    @reg.register_module()
+    class Picky:
+        def __init__(self, size=1):
+            raise TypeError(f'size must be an int, got {size!r}')
+
+    with pytest.raises(BuildError) as e:
+        build_from_cfg(dict(type='Picky', size='a'), reg, path='model.neck')
+    assert str(e.value) == "model.neck (type='Picky'): TypeError: size must be an int, got 'a'"
 
 
 def test_foreign_scope_prefixes_resolve(parts):

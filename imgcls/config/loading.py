@@ -1,5 +1,4 @@
-"""Reading config files: formats, ``_base_`` inheritance (and ``{{_base_.key}}`` references), ``_delete_``,
-``custom_imports``."""
+"""Reading config files: formats, ``_base_`` inheritance, ``_delete_``, ``custom_imports``."""
 
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ from .config_dict import (
     _close_keys,
     _did_you_mean,
 )
+from .substitution import BaseRefs, has_base_ref, substitute_predefined
 
 # ----------------------------------------------------------------------------- reading files
 
@@ -57,38 +57,10 @@ def _error_lineno(err: BaseException, path: str) -> int | None:
     return lineno
 
 
-# ``{{ _base_.dotted.key }}`` in a .py config (mmcv's syntax) stands for a value of the merged bases: it is read
-# as a marker string, and the marker replaced by that value once the bases are loaded
-_BASE_REF = re.compile(r'\{\{\s*_base_\.([A-Za-z_][\w.]*)\s*\}\}')
-_REF_MARKER = '__imgcls_base_ref__:'
-
-
-def _mark_base_refs(text: str) -> str:
-    return _BASE_REF.sub(lambda m: repr(_REF_MARKER + m.group(1)), text)
-
-
-def _resolve_base_refs(value: Any, bases: Mapping, path: str) -> Any:
-    """``value`` with every ``{{_base_.key}}`` marker replaced by ``key``'s value in the merged ``bases``."""
-    if isinstance(value, str) and value.startswith(_REF_MARKER):
-        key, found = value[len(_REF_MARKER):], bases
-        for part in key.split('.'):
-            if not isinstance(found, Mapping) or part not in found:
-                raise ConfigError(f'config {path} refers to {{{{_base_.{key}}}}}, which its _base_ files do not '
-                                  'define: check the name, or define the value in this file')
-            found = found[part]
-        return found
-    if isinstance(value, dict):
-        return {k: _resolve_base_refs(v, bases, path) for k, v in value.items()}
-    if type(value) in (list, tuple):
-        return type(value)(_resolve_base_refs(v, bases, path) for v in value)
-    return value
-
-
-def _load_py(path: str, text: str) -> dict:
-    """Execute a ``.py`` config and keep its public variables (plus ``_base_``)."""
-    text = _mark_base_refs(text)
+def _load_py(path: str, text: str, source: str) -> dict:
+    """Execute ``source`` (``text`` after substitutions) and keep its public variables (plus ``_base_``)."""
     try:
-        code = compile(text, path, 'exec', dont_inherit=True)
+        code = compile(source, path, 'exec', dont_inherit=True)
     except SyntaxError as e:
         line = (e.text or '').strip() or _line(text, e.lineno)
         raise ConfigError(f'syntax error in config {path}, line {e.lineno}: {e.msg}\n    {line}') from None
@@ -99,8 +71,11 @@ def _load_py(path: str, text: str) -> dict:
         exec(code, namespace)
     except Exception as e:
         lineno = _error_lineno(e, path)
-        hint = ('\nA .py config cannot see the variables of its _base_ files: define the name in this file.'
-                if isinstance(e, NameError) and _BASE_KEY in namespace else '')
+        hint = ('\nA .py config cannot see the variables of its _base_ files: define the name in this file, '
+                'or refer to it as {{_base_.name}}.' if isinstance(e, NameError) and _BASE_KEY in namespace else '')
+        if source is not text and has_base_ref(_line(text, lineno)):
+            hint += ('\nWhile a .py config runs, a {{_base_.key}} reference is only a placeholder string: use it '
+                     'as a whole value, not in an expression.')
         raise ConfigError(f'error while executing config {path}, line {lineno}: {type(e).__name__}: {e}'
                           f'\n    {_line(text, lineno)}{hint}') from e
     dropped = (types.ModuleType, types.FunctionType, types.BuiltinFunctionType, type)
@@ -175,22 +150,26 @@ def _check_size(content: Any, path: str) -> None:
         stack.extend((child, depth + 1, False) for child in children)
 
 
-def _load_single(path: str, referenced_by: str | None) -> tuple[dict, str]:
-    """Load one file, without resolving its ``_base_``; returns (content, text)."""
+def _load_single(path: str, referenced_by: str | None) -> tuple[dict, str, BaseRefs]:
+    """Load one file, without resolving its ``_base_``; returns (content, text, its base references)."""
     _check_exists(path, referenced_by)
     ext = os.path.splitext(path)[1].lower()
     if ext not in _EXTENSIONS:
         raise ConfigError(f'config file {path} has unsupported extension {ext!r}; use one of '
                           f'{", ".join(_EXTENSIONS)}.')
     text = _read_text(path)
-    content = _load_py(path, text) if ext == '.py' else _load_data(path, text, ext)
+    refs = BaseRefs(path)
+    source = substitute_predefined(text, path)
+    if has_base_ref(source):
+        source = refs.rewrite(source, ext)
+    content = _load_py(path, text, source) if ext == '.py' else _load_data(path, source, ext)
     if content is None:  # an empty YAML file
         content = {}
     _check_size(content, path)
     if not isinstance(content, dict):
         raise ConfigError(f'the top level of config {path} must be a mapping of keys to values, '
                           f'got {type(content).__name__}')
-    return content, text
+    return content, text, refs
 
 
 def _merge(base: Mapping, child: Mapping) -> dict:
@@ -238,9 +217,9 @@ def _load_tree(path: str, chain: list[str], referenced_by: str | None = None
     real = os.path.realpath(path)
     if real in chain:
         raise ConfigError(_cycle_message(chain, real))
-    content, text = _load_single(path, referenced_by)
+    content, text, refs = _load_single(path, referenced_by)
     if _BASE_KEY not in content:
-        return _strip_delete(_resolve_base_refs(content, {}, path)), [(path, text)]
+        return _strip_delete(refs.resolve(content, {})), [(path, text)]
     merged: dict = {}
     origin: dict[Any, str] = {}
     sources: list[tuple[str, str]] = []
@@ -255,9 +234,8 @@ def _load_tree(path: str, chain: list[str], referenced_by: str | None = None
             origin[key] = base_path
         merged.update(base_cfg)
         sources += base_sources
-    content = _resolve_base_refs(content, merged, path)
+    content = refs.resolve(content, merged)  # against the merged bases, before this file's own values
     return _strip_delete(_merge(merged, content)), sources + [(path, text)]
-
 
 
 # ----------------------------------------------------------------------------- custom_imports

@@ -25,6 +25,10 @@ _MAX_NESTING = 50
 _FAIL = object()
 
 
+class _Unparsable(Exception):
+    """A bracketed value that is not a complete literal; args: (the text, why)."""
+
+
 def _split_top_level(text: str) -> list[str] | None:
     """Split at commas outside brackets and quotes; None if brackets or quotes don't balance."""
     parts, closers, quote, escaped, start = [], [], '', False, 0
@@ -78,13 +82,24 @@ def _items(parts: list[str], depth: int) -> list:
     return [_parse_value(p, depth + 1) for p in parts]
 
 
+def _why_unparsable(s: str) -> str:
+    if _split_top_level(s) is None:
+        return 'its brackets or quotes do not balance'
+    if s.startswith('{'):
+        return "a dict needs quoted keys and literal values, e.g. {'policy': 'step', 'step': [30, 60]}"
+    return f'it is not one complete {"list" if s[0] == "[" else "tuple"}'
+
+
 def _parse_value(text: str, depth: int = 0) -> Any:
-    """Parse one ``--cfg-options`` value without eval; what isn't a literal stays a (stripped) string."""
+    """Parse one ``--cfg-options`` value without eval; what isn't a literal stays a (stripped) string.
+
+    Raises _Unparsable for text that starts with a bracket but is not a literal: it was meant as one.
+    """
     s = text.strip()
     if s in _WORDS:
         return _WORDS[s]
     if depth > _MAX_NESTING:
-        return s
+        raise _Unparsable(s, f'it is nested more than {_MAX_NESTING} levels deep')
     parts = _split_top_level(s)
     if parts is not None and len(parts) > 1:
         return _items(parts, depth)  # a,b,c
@@ -94,7 +109,25 @@ def _parse_value(text: str, depth: int = 0) -> Any:
             items = [] if inner == [''] or not s[1:-1].strip() else _items(inner, depth)
             return items if s[0] == '[' else tuple(items)
     value = _literal(s)
+    if value is _FAIL and s[:1] in _PAIRS:
+        raise _Unparsable(s, _why_unparsable(s))
     return s if value is _FAIL else value
+
+
+def _bare_equals(text: str) -> bool:
+    """Whether ``text`` has an ``=`` outside quotes (``a=0.1=2``: two options run together)."""
+    quote, escaped = '', False
+    for ch in text:
+        if escaped:
+            escaped = False
+        elif quote:
+            escaped = ch == '\\'
+            quote = '' if ch == quote else quote
+        elif ch in '\'"':
+            quote = ch
+        elif ch == '=':
+            return True
+    return False
 
 
 def parse_cfg_options(options: list[str] | None) -> dict[str, Any]:
@@ -102,7 +135,9 @@ def parse_cfg_options(options: list[str] | None) -> dict[str, Any]:
 
     Values are read without ``eval``: numbers, ``True/False/true/false``,
     ``None/none/null``, quoted strings, ``[..]`` lists, ``(..)`` tuples (nested),
-    ``a,b,c`` lists and dict literals; anything else is kept as a string.
+    ``a,b,c`` lists and dict literals; anything else is kept as a string. A value
+    that starts with ``(``, ``[`` or ``{`` but does not parse, or has a second
+    ``=`` outside quotes, is a ConfigError naming the key and the value.
     """
     parsed: dict[str, Any] = {}
     for item in options or []:
@@ -113,7 +148,18 @@ def parse_cfg_options(options: list[str] | None) -> dict[str, Any]:
         key = key.strip()
         if not key:
             raise ConfigError(f'--cfg-options: {item!r} has no key before "="; expected key=value.')
-        parsed[key] = _parse_value(raw)
+        if _bare_equals(raw):
+            raise ConfigError(f'--cfg-options: {item!r} has more than one "=". Give one key=value per item '
+                              f'(items are separated by spaces); quote a string value that contains "=", '
+                              f'as in name="\'a=b\'".')
+        try:
+            parsed[key] = _parse_value(raw)
+        except _Unparsable as e:
+            text, why = e.args
+            where = '' if text == raw.strip() else f' in {raw.strip()!r}'
+            raise ConfigError(f'--cfg-options: the value of {key!r} does not parse: {text!r}{where} ({why}). '
+                              f'A value starting with (, [ or {{ must be a complete tuple, list or dict; to '
+                              f'pass it as a string, put it in quotes.') from None
     return parsed
 
 

@@ -77,6 +77,13 @@ def _leaves(value) -> list:
 def test_cfg_options_values_are_parsed_never_evaluated(tmp_path, capsys, template):
     marker = tmp_path / 'PWNED'
     value = template.format(marker=marker)
+    if value[0] in '({':  # looks like a tuple or dict literal but is not one: refused, and nothing ran
+        with pytest.raises(ConfigError, match="the value of 'model.backbone.type' does not parse"):
+            parse_cfg_options([f'model.backbone.type={value}'])
+        code, _, err = run_cli(capsys, ['config', DIGITS, '--cfg-options', f'model.backbone.type={value}'])
+        assert code == 1 and 'does not parse' in err and 'Traceback' not in err
+        assert not marker.exists()
+        return
     parsed = parse_cfg_options([f'model.backbone.type={value}'])['model.backbone.type']
     assert _leaves(parsed) and all(isinstance(leaf, str) for leaf in _leaves(parsed))  # text, not results
     # through the CLI: the merged config shows the text as a string, and nothing ran
