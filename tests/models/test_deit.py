@@ -84,6 +84,24 @@ def test_outputs_per_index_and_without_tokens():
     assert plain(torch.randn(1, 3, 32, 32))[0].shape == (1, 32, 4, 4)
 
 
+def test_errors_name_the_distilled_class_and_its_arguments():
+    def build(**kwargs):
+        return build_backbone(dict(type='DistilledVisionTransformer', arch=TINY, img_size=32, patch_size=8,
+                                   **kwargs))
+
+    with pytest.raises(ConfigError, match=r'DistilledVisionTransformer frozen_stages must be an int in -1\.\.2, '
+                                          'got 3'):
+        build(frozen_stages=3)
+    with pytest.raises(ConfigError, match=r'DistilledVisionTransformer out_indices=\(2,\): 2 is not a stage'):
+        build(out_indices=2)
+    with pytest.raises(ConfigError, match="DistilledVisionTransformer arch='deit-huge' is unknown"):
+        build_backbone(dict(type='DistilledVisionTransformer', arch='deit-huge'))
+    # the VisionTransformer arguments it forwards are listed, norm_eval among them
+    with pytest.raises(TypeError, match=r"'norm_evl'.*Did you mean 'norm_eval'.*Valid arguments: arch, img_size"):
+        build(norm_evl=True)
+    assert build(norm_eval=True, frozen_stages=1).train().norm_eval
+
+
 def test_pos_embed_of_another_size_is_resized_on_load(caplog):
     small = build_backbone(dict(type='DistilledVisionTransformer', arch=TINY, img_size=32, patch_size=8))
     big = build_backbone(dict(type='DistilledVisionTransformer', arch=TINY, img_size=64, patch_size=8))

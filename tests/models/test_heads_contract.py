@@ -18,8 +18,10 @@ from imgcls.models.builder import HEADS, build_head
 from imgcls.models.heads import MultiLabelClsHead
 
 N, C, D = 3, 4, 8
+D2 = 6  # the second branch's width in two-branch inputs (Conformer)
 FEATURES = dict(num_classes=C, in_channels=D)
-# type -> (kwargs, input kind): 'features' (N, D) vectors, 'logits' (N, C) scores, 'vit' [patch, cls] tokens
+# type -> (kwargs, input kind): 'features' (N, D) vectors, 'logits' (N, C) scores, 'map' (N, D, 2, 2) feature
+# maps, 'vit' [patch, cls] tokens, 'deit' [patch, cls, dist] tokens, 'conformer' [(N, D) cnn, (N, D2) transformer]
 SMALL: dict[str, tuple[dict, str]] = {
     'ClsHead': ({}, 'logits'),
     'MultiLabelClsHead': ({}, 'logits'),
@@ -29,19 +31,35 @@ SMALL: dict[str, tuple[dict, str]] = {
     'VisionTransformerClsHead': (dict(hidden_dim=6, **FEATURES), 'vit'),
     # a distilled head (the default) infers only: see test_efficientformer.py
     'EfficientFormerClsHead': (dict(distillation=False, **FEATURES), 'features'),
+    'DeiTClsHead': (dict(hidden_dim=6, **FEATURES), 'deit'),
+    'ConformerHead': (dict(num_classes=C, in_channels=[D, D2]), 'conformer'),
+    # 4 heads: the softmax-attention temperatures and the max pooling one (99)
+    'CSRAClsHead': (dict(num_heads=4, lam=0.1, **FEATURES), 'map'),
 }
 DEFAULT = (FEATURES, 'features')
 NAMES = sorted(k for k in HEADS.keys() if getattr(HEADS.get(k), '__module__', '').startswith('imgcls.'))
 
 
-def _inputs(kind: str) -> tuple[tuple, torch.Tensor]:
-    """A one-output backbone/neck output of ``kind`` and the tensor that gradients should reach."""
+def _inputs(kind: str) -> tuple[tuple, list[torch.Tensor]]:
+    """A one-output backbone/neck output of ``kind`` and the tensors that gradients should reach."""
     g = torch.Generator().manual_seed(0)
-    if kind == 'vit':
-        cls_token = torch.randn(N, D, generator=g, requires_grad=True)
-        return ([torch.randn(N, D, 2, 2, generator=g), cls_token],), cls_token
-    leaf = torch.randn(N, C if kind == 'logits' else D, generator=g, requires_grad=True)
-    return (leaf,), leaf
+
+    def leaf(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g, requires_grad=True)
+
+    if kind in ('vit', 'deit'):  # the patch tokens feed no classifier: no gradient expected there
+        tokens = [leaf(N, D) for _ in range(1 if kind == 'vit' else 2)]
+        return ([torch.randn(N, D, 2, 2, generator=g), *tokens],), tokens
+    if kind == 'conformer':
+        branches = [leaf(N, D), leaf(N, D2)]
+        return (branches,), branches
+    x = leaf(N, D, 2, 2) if kind == 'map' else leaf(N, C if kind == 'logits' else D)
+    return (x,), [x]
+
+
+def _tensors(out) -> list[torch.Tensor]:
+    """The tensors in ``out``: a two-branch head's pre_logits is a pair of tensors, as in mmcls."""
+    return [out] if isinstance(out, torch.Tensor) else [t for item in out for t in _tensors(item)]
 
 
 def _build(name: str, init: bool = True, **extra):
@@ -73,7 +91,7 @@ def test_forward_and_simple_test_agree(name):
         scores = head.simple_test(x, post_process=False)
         listed = head.simple_test(x)
         features = head.pre_logits(x)
-    assert logits.shape == (N, C) and features.shape[0] == N
+    assert logits.shape == (N, C) and all(t.shape[0] == N for t in _tensors(features)) and _tensors(features)
     multi_label = issubclass(HEADS.get(name), MultiLabelClsHead)
     torch.testing.assert_close(scores, torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=1))
     assert isinstance(listed, list) and len(listed) == N
@@ -84,12 +102,12 @@ def test_forward_and_simple_test_agree(name):
 @pytest.mark.parametrize('name', NAMES)
 def test_forward_train_gives_a_loss_that_trains(name):
     # PyTorch's default init: some heads' init_cfg zeroes the last layer (ViT), which stops the input gradient
-    head, x, leaf = _build(name, init=False)
+    head, x, leaves = _build(name, init=False)
     head.train()
     losses = head.forward_train(x, _labels(name))
     assert isinstance(losses, dict) and losses['loss'].dim() == 0 and torch.isfinite(losses['loss'])
     losses['loss'].backward()
-    assert leaf.grad is not None and leaf.grad.abs().sum() > 0
+    assert all(leaf.grad is not None and leaf.grad.abs().sum() > 0 for leaf in leaves)
     assert all(p.grad is not None for p in head.parameters() if p.requires_grad)
 
 

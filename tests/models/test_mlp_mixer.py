@@ -35,7 +35,7 @@ def test_mmcls_checkpoint_loads_strictly_with_the_same_logits(tmp_path):
 def test_outputs_frozen_layers_and_input_size():
     model = build_backbone(dict(type='MlpMixer', **TINY, out_indices=(0, -1), frozen_stages=1))
     outs = model(torch.randn(2, 3, 32, 32))
-    assert model.out_indices == [0, 1] and [tuple(o.shape) for o in outs] == [(2, 16, 16)] * 2
+    assert model.out_indices == (0, 1) and [tuple(o.shape) for o in outs] == [(2, 16, 16)] * 2
     assert not any(p.requires_grad for p in model.layers[0].parameters())
     assert all(p.requires_grad for p in model.layers[1].parameters())
     with pytest.raises(ValueError, match='MlpMixer takes 32x32 images only'):

@@ -13,7 +13,7 @@ from ...errors import ConfigError
 from ..builder import BACKBONES
 from ..layers import DropPath, build_activation_layer, build_norm_layer
 from ..utils.embed import AdaptivePadding
-from ..utils.layer_indices import layer_out_indices
+from ..utils.stages import check_frozen_stages, check_out_indices, freeze
 from .base_backbone import BaseBackbone
 from .vision_transformer import TransformerEncoderLayer
 
@@ -165,10 +165,9 @@ class Conformer(BaseBackbone):
         if not isinstance(patch_size, int) or patch_size % 16:
             raise ConfigError(f'Conformer patch_size={patch_size!r} must be a multiple of 16')
         # outputs 0..depths: after that many transformer layers (mmcls's numbering; -1 is the last)
-        self.out_indices = layer_out_indices('Conformer', out_indices, self.depths + 1)
-        if not isinstance(frozen_stages, int) or not 0 <= frozen_stages <= self.depths:
-            raise ConfigError(f'Conformer frozen_stages={frozen_stages!r} must be an int in [0, {self.depths}]')
-        self.norm_eval, self.frozen_stages, self.with_cls_token = norm_eval, frozen_stages, with_cls_token
+        self.out_indices = check_out_indices(type(self).__name__, out_indices, self.depths + 1)
+        self.frozen_stages = check_frozen_stages(type(self).__name__, frozen_stages, 0, self.depths)
+        self.norm_eval, self.with_cls_token = norm_eval, with_cls_token
         if with_cls_token:
             self.cls_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
         self.trans_dpr = [drop_path_rate * i / max(self.depths - 1, 1) for i in range(self.depths)]
@@ -261,7 +260,4 @@ class Conformer(BaseBackbone):
         frozen += [getattr(self, f'conv_trans_{i}') for i in range(2, self.frozen_stages + 1)]
         if self.with_cls_token:
             self.cls_token.requires_grad = False
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+        freeze(frozen)

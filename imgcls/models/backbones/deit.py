@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Mapping
+
 import torch
 import torch.nn as nn
 
@@ -22,7 +25,7 @@ class DistilledVisionTransformer(VisionTransformer):
 
     num_extra_tokens = 2  # the class and distillation tokens
 
-    def __init__(self, arch='deit-base', *args, **kwargs):
+    def __init__(self, arch: str | Mapping = 'deit-base', *args, **kwargs):
         super().__init__(arch, *args, **kwargs)
         self.dist_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
         if self.frozen_stages > 0:
@@ -37,3 +40,17 @@ class DistilledVisionTransformer(VisionTransformer):
         if pretrained is not None or self.is_pretrained_init():
             return
         nn.init.trunc_normal_(self.dist_token, std=0.02)
+
+
+def _own_signature() -> inspect.Signature:
+    """VisionTransformer's arguments with this class's ``arch`` default.
+
+    ``__init__`` forwards ``*args, **kwargs``; publishing the full signature lets the registry list the valid
+    arguments in its errors and lets callers see which options (``norm_eval``, ``frozen_stages``...) exist.
+    """
+    signature = inspect.signature(VisionTransformer.__init__)
+    params = [p.replace(default='deit-base') if p.name == 'arch' else p for p in signature.parameters.values()]
+    return signature.replace(parameters=params)
+
+
+DistilledVisionTransformer.__init__.__signature__ = _own_signature()

@@ -12,7 +12,7 @@ from ..builder import BACKBONES
 from ..layers import build_norm_layer
 from ..utils.embed import PatchEmbed, to_2tuple
 from ..utils.ffn import FFN
-from ..utils.layer_indices import layer_out_indices
+from ..utils.stages import check_frozen_stages, check_out_indices, freeze
 from .base_backbone import BaseBackbone
 
 __all__ = ['MixerBlock', 'MlpMixer']
@@ -91,10 +91,9 @@ class MlpMixer(BaseBackbone):
                                                 kernel_size=patch_size, stride=patch_size), **patch_cfg})
         self.patch_resolution = self.patch_embed.init_out_size
         num_patches = self.patch_resolution[0] * self.patch_resolution[1]
-        self.out_indices = layer_out_indices('MlpMixer', out_indices, self.num_layers)
-        if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= self.num_layers:
-            raise ConfigError(f'MlpMixer frozen_stages={frozen_stages!r} must be an int in [-1, {self.num_layers}]')
-        self.frozen_stages = frozen_stages
+        name = type(self).__name__
+        self.out_indices = check_out_indices(name, out_indices, self.num_layers)
+        self.frozen_stages = check_frozen_stages(name, frozen_stages, -1, self.num_layers)
         if isinstance(layer_cfgs, Mapping):
             layer_cfgs = [layer_cfgs] * self.num_layers
         elif len(layer_cfgs) != self.num_layers:
@@ -150,7 +149,4 @@ class MlpMixer(BaseBackbone):
         frozen = [self.patch_embed, *self.layers[:self.frozen_stages]]
         if self.frozen_stages == self.num_layers:
             frozen.append(self.norm1)
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+        freeze(frozen)

@@ -15,7 +15,7 @@ from ..layers import build_norm_layer
 from ..utils.attention import MultiheadAttention
 from ..utils.embed import log_resize, resize_pos_embed
 from ..utils.ffn import FFN
-from ..utils.layer_indices import layer_out_indices
+from ..utils.stages import check_frozen_stages, check_out_indices, freeze
 from .base_backbone import BaseBackbone
 
 __all__ = ['T2TModule', 'T2TTransformerLayer', 'T2T_ViT', 'get_sinusoid_encoding']
@@ -145,10 +145,8 @@ class T2T_ViT(BaseBackbone):  # noqa: N801 - mmcls's registered name
         self.register_buffer('pos_embed', get_sinusoid_encoding(self.tokens_to_token.num_patches + 1, embed_dims))
         self._register_load_state_dict_pre_hook(self._prepare_pos_embed)
         self.drop_after_pos = nn.Dropout(p=drop_rate)
-        self.out_indices = layer_out_indices('T2T_ViT', out_indices, num_layers)
-        if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= num_layers:
-            raise ConfigError(f'T2T_ViT frozen_stages={frozen_stages!r} must be an int in [-1, {num_layers}]')
-        self.frozen_stages = frozen_stages
+        self.out_indices = check_out_indices(type(self).__name__, out_indices, num_layers)
+        self.frozen_stages = check_frozen_stages(type(self).__name__, frozen_stages, -1, num_layers)
         dpr = [drop_path_rate * i / max(num_layers - 1, 1) for i in range(num_layers)]
         self.encoder = nn.ModuleList()
         for i in range(num_layers):
@@ -206,7 +204,4 @@ class T2T_ViT(BaseBackbone):  # noqa: N801 - mmcls's registered name
         frozen = [self.tokens_to_token, *self.encoder[:self.frozen_stages]]
         if self.frozen_stages == self.num_layers:
             frozen.append(self.norm)
-        for module in frozen:
-            module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+        freeze(frozen)

@@ -90,6 +90,8 @@ class VisionTransformer(BaseBackbone):
         final_norm: apply the final LayerNorm (``ln1``) after the last layer.
         with_cls_token / output_cls_token: prepend a class token / return it with the patch tokens.
         frozen_stages: freeze the embeddings and the first ``frozen_stages`` layers (-1: none).
+        norm_eval: keep every BatchNorm in eval mode while training (only matters with a BN ``norm_cfg``
+            or ``patch_cfg``: the default LayerNorms have no running statistics).
         patch_cfg / layer_cfgs: extra arguments for PatchEmbed / each TransformerEncoderLayer.
 
     ``forward`` returns, per out index, ``[patch_tokens (N, C, H, W), cls_token (N, C)]`` (or just
@@ -104,8 +106,9 @@ class VisionTransformer(BaseBackbone):
                  qkv_bias: bool = True, norm_cfg: Mapping = dict(type='LN', eps=1e-6), final_norm: bool = True,
                  with_cls_token: bool = True, output_cls_token: bool = True, interpolate_mode: str = 'bicubic',
                  patch_cfg: Mapping = dict(), layer_cfgs: Mapping | Sequence[Mapping] = dict(),
-                 frozen_stages: int = -1, init_cfg: Mapping | Sequence[Mapping] | None = None):
+                 frozen_stages: int = -1, norm_eval: bool = False, init_cfg: Mapping | Sequence[Mapping] | None = None):
         super().__init__(init_cfg)
+        name = type(self).__name__
         self.arch_settings = self._arch(arch)
         self.embed_dims = self.arch_settings['embed_dims']
         self.num_layers = self.arch_settings['num_layers']
@@ -116,20 +119,21 @@ class VisionTransformer(BaseBackbone):
         self.patch_resolution = self.patch_embed.init_out_size
         num_patches = self.patch_resolution[0] * self.patch_resolution[1]
         if output_cls_token and not with_cls_token:
-            raise ConfigError('VisionTransformer: output_cls_token=True needs with_cls_token=True')
+            raise ConfigError(f'{name}: output_cls_token=True needs with_cls_token=True')
         self.with_cls_token, self.output_cls_token = with_cls_token, output_cls_token
         self.interpolate_mode = interpolate_mode
         self.cls_token = nn.Parameter(torch.zeros(1, 1, self.embed_dims))
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + self.num_extra_tokens, self.embed_dims))
         self._register_load_state_dict_pre_hook(self._prepare_pos_embed)
         self.drop_after_pos = nn.Dropout(p=drop_rate)
-        self.out_indices = check_out_indices('VisionTransformer', out_indices, self.num_layers)
-        self.frozen_stages = check_frozen_stages('VisionTransformer', frozen_stages, -1, self.num_layers)
+        self.out_indices = check_out_indices(name, out_indices, self.num_layers)
+        self.frozen_stages = check_frozen_stages(name, frozen_stages, -1, self.num_layers)
+        self.norm_eval = norm_eval
 
         if isinstance(layer_cfgs, Mapping):
             layer_cfgs = [layer_cfgs] * self.num_layers
         elif len(layer_cfgs) != self.num_layers:
-            raise ConfigError(f'layer_cfgs has {len(layer_cfgs)} entries for {self.num_layers} layers')
+            raise ConfigError(f'{name} layer_cfgs has {len(layer_cfgs)} entries for {self.num_layers} layers')
         self.layers = nn.ModuleList()
         for i in range(self.num_layers):
             layer_cfg = dict(embed_dims=self.embed_dims, num_heads=self.arch_settings['num_heads'],
@@ -146,12 +150,12 @@ class VisionTransformer(BaseBackbone):
     def _arch(self, arch) -> dict:
         if isinstance(arch, str):
             if arch.lower() not in self.arch_zoo:
-                raise ConfigError(f'VisionTransformer arch={arch!r} is unknown; choose one of '
+                raise ConfigError(f'{type(self).__name__} arch={arch!r} is unknown; choose one of '
                                   f'{", ".join(self.arch_zoo)} or give a dict')
             return self.arch_zoo[arch.lower()]
         needed = {'embed_dims', 'num_layers', 'num_heads', 'feedforward_channels'}
         if not isinstance(arch, Mapping) or not needed <= set(arch):
-            raise ConfigError(f'VisionTransformer arch dict needs the keys {sorted(needed)}, got {arch!r}')
+            raise ConfigError(f'{type(self).__name__} arch dict needs the keys {sorted(needed)}, got {arch!r}')
         return dict(arch)
 
     @property

@@ -55,7 +55,7 @@ class ConformerHead(ClsHead):
         if isinstance(x, tuple):
             x = x[-1]
         if not isinstance(x, (list, tuple)) or len(x) != 2:
-            raise ValueError('ConformerHead needs [cnn_features, transformer_features] per output, as a '
+            raise ConfigError('ConformerHead needs [cnn_features, transformer_features] per output, as a '
                              'Conformer backbone gives')
         return list(x)
 
@@ -82,6 +82,7 @@ class ConformerHead(ClsHead):
         n = len(cls_score[0])
         losses = {}
         if self.cal_acc:
+            self._clip_topk(cls_score[0].shape[1])
             acc = self.compute_accuracy(sum(cls_score), gt_label)
             losses['accuracy'] = {f'top-{k}': a for k, a in zip(self.topk, acc)}
         losses['loss'] = sum(self.compute_loss(s, gt_label, avg_factor=n, **kwargs) for s in cls_score) / len(cls_score)

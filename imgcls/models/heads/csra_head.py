@@ -75,7 +75,7 @@ class CSRAClsHead(MultiLabelClsHead):
         """The summed class scores (N, classes) of the last feature map."""
         x = self.pre_logits(x)
         if x.dim() != 4:
-            raise ValueError(f'CSRAClsHead needs (N, C, H, W) feature maps (no pooling neck), got {tuple(x.shape)}')
+            raise ConfigError(f'CSRAClsHead needs (N, C, H, W) feature maps (no pooling neck), got {tuple(x.shape)}')
         return sum(head(x) for head in self.csra_heads)
 
     def forward_train(self, x, gt_label: torch.Tensor, **kwargs) -> dict:

@@ -46,12 +46,17 @@ class DeiTClsHead(VisionTransformerClsHead):
     temperature ``tau``). Without a teacher the averaged logits are trained on the labels, as mmcls does.
 
     Args:
+        num_classes, in_channels, hidden_dim, act_cfg, init_cfg: as VisionTransformerClsHead.
         distill: ``dict(mode='hard', alpha=0.5, tau=1.0)`` (these are the defaults).
-        Other arguments: those of VisionTransformerClsHead.
+        **kwargs: the ClsHead arguments (loss, topk, cal_acc).
     """
 
-    def __init__(self, *args, distill: Mapping | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, num_classes: int, in_channels: int, hidden_dim: int | None = None,
+                 act_cfg: Mapping = dict(type='Tanh'),  # noqa: B006
+                 init_cfg: Mapping | None = dict(type='Constant', layer='Linear', val=0),  # noqa: B006
+                 distill: Mapping | None = None, **kwargs):
+        super().__init__(num_classes, in_channels, hidden_dim=hidden_dim, act_cfg=act_cfg, init_cfg=init_cfg,
+                         **kwargs)
         width = self.in_channels if self.hidden_dim is None else self.hidden_dim
         self.layers.add_module('head_dist', nn.Linear(width, self.num_classes))
         self.distill = _check_distill(distill)
@@ -62,7 +67,7 @@ class DeiTClsHead(VisionTransformerClsHead):
         if isinstance(x, tuple):
             x = x[-1]
         if not isinstance(x, (list, tuple)) or len(x) != 3:
-            raise ValueError('DeiTClsHead needs [patch_tokens, cls_token, dist_token] per output: use a '
+            raise ConfigError('DeiTClsHead needs [patch_tokens, cls_token, dist_token] per output: use a '
                              'DistilledVisionTransformer backbone with output_cls_token=True')
         tokens = x[1], x[2]
         if self.hidden_dim is None:

@@ -39,9 +39,10 @@ class VisionTransformerClsHead(ClsHead):
         super().__init__(*args, init_cfg=init_cfg, **kwargs)
         for name, value in (('num_classes', num_classes), ('in_channels', in_channels)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f'{name}={value!r} must be a positive integer')
+                raise ConfigError(f'{type(self).__name__} {name}={value!r} must be a positive integer')
         if hidden_dim is not None and (not isinstance(hidden_dim, int) or hidden_dim <= 0):
-            raise ConfigError(f'hidden_dim={hidden_dim!r} must be None or a positive integer')
+            raise ConfigError(f'{type(self).__name__} hidden_dim={hidden_dim!r} must be None or a positive '
+                              'integer')
         self.num_classes, self.in_channels, self.hidden_dim = num_classes, in_channels, hidden_dim
         self.act_cfg = act_cfg
         if hidden_dim is None:
