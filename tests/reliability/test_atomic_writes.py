@@ -34,6 +34,15 @@ REVIEWED = {
     ('imgcls/analysis/log_curves.py', 'fig.savefig'): 'into a BytesIO, then atomic_write_bytes',
     ('imgcls/apis/export.py', 'torch.onnx.export'): 'into a BytesIO (or none), then atomic_write_bytes',
     ('imgcls/apis/export.py', 'torch.jit.save'): 'into a BytesIO, then atomic_write_bytes',
+    # tools/compat_report.py writes tiny data into its own temporary folder, made anew each run
+    **{('tools/compat_report.py', call): 'scratch data of the compatibility report' for call in (
+        '(base / cls.meta_file).write_bytes',
+        '(base / name).write_bytes',
+        "(folder / 'ann.txt').write_text",
+        "(folder / f'{split}-images-idx3-ubyte').write_bytes",
+        "(folder / f'{split}-labels-idx1-ubyte').write_bytes",
+        'Image.fromarray(rng.integers(0, 256, (256, 320, 3), dtype=np.uint8)).save',
+    )},
 }
 WRITERS = {'write_text', 'write_bytes', 'savefig', 'tofile', 'copyfile', 'copy2', 'copytree', 'FileHandler',
            'SummaryWriter', 'link', 'symlink', 'mkstemp', 'NamedTemporaryFile', 'save', 'save_file', 'imwrite',
