@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 
+from ..engine.warn import warn_once
 from ..errors import ConfigError
 
 KNOWN_KEYS = {
@@ -78,7 +79,11 @@ def check_for_training(cfg) -> None:
     key = 'max_epochs' if runner['type'] == 'EpochBasedRunner' else 'max_iters'
     if not isinstance(runner.get(key), int) or runner[key] <= 0:
         raise ConfigError(f'runner.{key} must be a positive int, got {runner.get(key)!r}')
-    unknown = set(runner) - {'type', 'max_epochs', 'max_iters'}
+    ipu = sorted(set(runner) & {'ipu_model_cfg', 'options_cfg'})
+    if ipu:  # mmcls's IPU configs: settings of Graphcore's runner, meaningless here
+        warn_once(None, 'runner.ipu', f'runner keys {ipu} configure Graphcore IPUs, which imgcls does not run on: '
+                                      'ignored')
+    unknown = set(runner) - {'type', 'max_epochs', 'max_iters', *ipu}
     if unknown:
         raise ConfigError(f'runner has unknown keys {sorted(unknown)}; allowed: type, max_epochs / max_iters')
 

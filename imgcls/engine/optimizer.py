@@ -10,6 +10,7 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 from ..registry import Registry
+from .warn import warn_once
 
 OPTIMIZERS = Registry('optimizer')
 for _name, _cls in vars(torch.optim).items():
@@ -100,6 +101,10 @@ def param_groups(model: nn.Module, base_lr: float, base_wd: float, paramwise_cfg
         return [{'params': [p for p in model.parameters() if p.requires_grad]}]
     allowed = {'custom_keys', 'norm_decay_mult', 'bias_lr_mult', 'bias_decay_mult', 'dwconv_decay_mult',
                'flat_decay_mult', 'bypass_duplicate', 'layer_decay_rate'}
+    if '_delete' in paramwise_cfg:  # mmcls's Twins configs misspell _delete_; mmcv ignored the key, so do we
+        warn_once(None, 'paramwise_cfg._delete', 'optimizer.paramwise_cfg._delete is not a config key (_delete_ is): '
+                                                 'ignored, as mmcv ignored it')
+        allowed = allowed | {'_delete'}
     unknown = set(paramwise_cfg) - allowed
     if unknown:
         raise ConfigError(f'optimizer.paramwise_cfg has unknown keys {sorted(unknown)}; '

@@ -99,3 +99,20 @@ def test_depthwise_conv_bias_takes_the_depthwise_rule_as_mmcv():
         dwconv_decay_mult=0.5, bias_decay_mult=0.0, bias_lr_mult=2.0)))
     bias = group_of(opt, net.dw.bias)
     assert bias['weight_decay'] == pytest.approx(0.5) and bias['lr'] == pytest.approx(0.2)
+
+
+def test_mmcls_misspelt_delete_in_paramwise_cfg_is_ignored_with_a_warning(caplog):
+    # mmcls 0.25's Twins configs write paramwise_cfg=dict(_delete=True, ...): mmcv ignored the key
+    import logging
+
+    from imgcls.engine.warn import reset_warnings
+    reset_warnings()
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    with caplog.at_level(logging.WARNING):
+        opt = build_optimizer(model, dict(type='SGD', lr=0.1, weight_decay=1e-4,
+                                          paramwise_cfg=dict(_delete=True, norm_decay_mult=0.0)))
+    assert 'optimizer.paramwise_cfg._delete is not a config key (_delete_ is): ignored' in caplog.text
+    decays = sorted(g['weight_decay'] for g in opt.param_groups)
+    assert decays == [0.0, 1e-4]  # the BatchNorm's parameters without decay, the conv's with
+    with pytest.raises(ConfigError, match=r"unknown keys \['norm_decay_mul'\]"):
+        build_optimizer(model, dict(type='SGD', lr=0.1, paramwise_cfg=dict(norm_decay_mul=0.0)))

@@ -108,3 +108,17 @@ def test_runtime_keys_imgcls_cannot_honour_are_said_once(caplog):
     assert len(lines) == 2
     assert lines[0].startswith("momentum_config={'policy': 'cyclic'} is ignored")
     assert lines[1].startswith("workflow=[('train', 1), ('val', 1)]: only the train phase runs")
+
+
+def test_ipu_runner_keys_of_mmcls_configs_are_ignored_with_a_warning(caplog):
+    from imgcls.apis.schema import check_for_training
+    cfg = Config(dict(model=dict(type='ImageClassifier'), data=dict(samples_per_gpu=2, train=dict()),
+                      optimizer=dict(type='SGD', lr=0.1),
+                      runner=dict(type='IterBasedRunner', max_iters=10, ipu_model_cfg=dict(), options_cfg=dict())))
+    reset_warnings()
+    with caplog.at_level(logging.WARNING):
+        check_for_training(cfg)
+    assert "runner keys ['ipu_model_cfg', 'options_cfg'] configure Graphcore IPUs" in caplog.text
+    cfg.runner['max_iter'] = 5  # a misspelling is still an error
+    with pytest.raises(ConfigError, match=r"runner has unknown keys \['max_iter'\]"):
+        check_for_training(cfg)
