@@ -1,8 +1,12 @@
-"""How many intra-op threads the training process should use: the cores it may run on, minus its loader workers.
+"""How many intra-op threads the training process should use: the cores it may run on that others leave free.
 
 PyTorch starts one compute thread per core of the machine. Inside a container limited by a cgroup CPU quota,
-a process pinned to fewer cores, or beside busy loader workers, that oversubscribes the cores and every
-thread waits for the others. The knob: ``IMGCLS_NUM_THREADS=N`` (or ``OMP_NUM_THREADS=N``) sets it yourself.
+a process pinned to fewer cores, or on a machine other jobs keep busy, that oversubscribes the cores and every
+thread waits for the others (measured: 5x slower on a shared 2-core machine). So the count is the usable cores
+(affinity mask, cgroup quota), shared among this machine's ranks, less what other processes keep busy (the
+1-minute load average at start). Loader workers are not subtracted: measured on a quiet 2-core machine, the
+digits job ran at 0.53x when a core was kept for its light worker (``benchmarks/threads.py``, BENCHMARKS.md).
+The knob: ``IMGCLS_NUM_THREADS=N`` (or ``OMP_NUM_THREADS=N``) sets it yourself.
 """
 
 from __future__ import annotations
@@ -47,17 +51,31 @@ def available_cpus() -> int:
     return cpus
 
 
+def busy_cpus(usable: int) -> float:
+    """Of the ``usable`` cores, how many other processes keep busy: the 1-minute load average, spread evenly
+    over the machine's cores (0 where the OS does not report it)."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return 0.0
+    return load * usable / max(os.cpu_count() or usable, usable)
+
+
 def choose_num_threads(loader_workers: int, world_size: int = 1) -> tuple[int, str]:
-    """(threads, why): the available cores shared by this machine's ranks, minus this rank's loader workers."""
+    """(threads, why): the usable cores shared by this machine's ranks, less those other processes keep busy.
+
+    ``loader_workers`` is only reported: subtracting light workers halved the speed of a quiet machine."""
     for var in ('IMGCLS_NUM_THREADS', 'OMP_NUM_THREADS'):
         value = os.environ.get(var, '').strip()
         if value.isdigit() and int(value) > 0:
             return int(value), f'{var}={value}'
     cpus = available_cpus()
-    per_rank = max(1, cpus // max(world_size, 1))
-    threads = max(1, per_rank - max(loader_workers, 0))
-    return threads, (f'{cpus} usable core(s), {world_size} process(es), {loader_workers} loader worker(s); '
-                     'set IMGCLS_NUM_THREADS to override')
+    ranks = max(world_size, 1)
+    per_rank = max(1, cpus // ranks)
+    busy = busy_cpus(cpus)
+    threads = min(per_rank, max(1, round((cpus - busy) / ranks)))
+    return threads, (f'{cpus} usable core(s), {busy:.1f} kept busy by other processes, {ranks} process(es), '
+                     f'{loader_workers} loader worker(s); set IMGCLS_NUM_THREADS to override')
 
 
 def set_num_threads(loader_workers: int, world_size: int = 1) -> str:

@@ -33,18 +33,23 @@ def test_cgroup_quota_v2_and_v1(tmp_path):
     assert threads.cgroup_cpu_quota(v1) is None
 
 
-def test_threads_are_the_usable_cores_minus_the_loader_workers(monkeypatch):
+def test_threads_are_the_usable_cores_other_processes_leave_free(monkeypatch):
     monkeypatch.delenv('IMGCLS_NUM_THREADS', raising=False)
     monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
     monkeypatch.setattr(threads, 'affinity_cpus', lambda: 16)
     monkeypatch.setattr(threads, 'cgroup_cpu_quota', lambda: 3.5)  # a 3.5-core container on a 16-core host
+    monkeypatch.setattr(threads, 'busy_cpus', lambda usable: 0.1)  # a quiet machine
     assert threads.available_cpus() == 4
-    assert threads.choose_num_threads(loader_workers=2)[0] == 2
-    assert threads.choose_num_threads(loader_workers=8)[0] == 1
+    assert threads.choose_num_threads(loader_workers=2)[0] == 4  # light workers keep no core to themselves
+    monkeypatch.setattr(threads, 'busy_cpus', lambda usable: 2.6)  # others keep 2.6 of the 4 cores busy
+    assert threads.choose_num_threads(loader_workers=2)[0] == 1
+    monkeypatch.setattr(threads, 'busy_cpus', lambda usable: 9.0)  # busier than the cores: still one thread
+    assert threads.choose_num_threads(loader_workers=2)[0] == 1
     monkeypatch.setattr(threads, 'cgroup_cpu_quota', lambda: None)
-    assert threads.choose_num_threads(loader_workers=2, world_size=2)[0] == 6  # 16 cores shared by 2 ranks
+    monkeypatch.setattr(threads, 'busy_cpus', lambda usable: 4.0)
+    assert threads.choose_num_threads(loader_workers=2, world_size=2)[0] == 6  # 12 free cores shared by 2 ranks
     monkeypatch.setenv('OMP_NUM_THREADS', '3')
-    assert threads.choose_num_threads(loader_workers=2) == (3, 'OMP_NUM_THREADS=3')
+    assert threads.choose_num_threads(loader_workers=2) == (3, 'OMP_NUM_THREADS=3')  # yours wins
     monkeypatch.setenv('IMGCLS_NUM_THREADS', '5')
     assert threads.choose_num_threads(loader_workers=2) == (5, 'IMGCLS_NUM_THREADS=5')
 
@@ -122,3 +127,9 @@ def test_ipu_runner_keys_of_mmcls_configs_are_ignored_with_a_warning(caplog):
     cfg.runner['max_iter'] = 5  # a misspelling is still an error
     with pytest.raises(ConfigError, match=r"runner has unknown keys \['max_iter'\]"):
         check_for_training(cfg)
+
+
+def test_busy_cores_come_from_the_load_average(monkeypatch):
+    monkeypatch.setattr(threads.os, 'getloadavg', lambda: (3.0, 2.0, 1.0))
+    monkeypatch.setattr(threads.os, 'cpu_count', lambda: 8)
+    assert threads.busy_cpus(2) == 0.75  # a load of 3 spread over 8 cores: 0.75 of the 2 this process may use
