@@ -73,7 +73,8 @@ def choose_num_threads(loader_workers: int, world_size: int = 1) -> tuple[int, s
     ranks = max(world_size, 1)
     per_rank = max(1, cpus // ranks)
     busy = busy_cpus(cpus)
-    threads = min(per_rank, max(1, round((cpus - busy) / ranks)))
+    # a core counts as taken once others use three quarters of it: a lingering 0.5 is not a busy core
+    threads = min(per_rank, max(1, (cpus - math.floor(busy + 0.25)) // ranks))
     return threads, (f'{cpus} usable core(s), {busy:.1f} kept busy by other processes, {ranks} process(es), '
                      f'{loader_workers} loader worker(s); set IMGCLS_NUM_THREADS to override')
 
