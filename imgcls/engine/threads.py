@@ -3,9 +3,10 @@
 PyTorch starts one compute thread per core of the machine. Inside a container limited by a cgroup CPU quota,
 a process pinned to fewer cores, or on a machine other jobs keep busy, that oversubscribes the cores and every
 thread waits for the others (measured: 5x slower on a shared 2-core machine). So the count is the usable cores
-(affinity mask, cgroup quota), shared among this machine's ranks, less what other processes keep busy (the
-1-minute load average at start). Loader workers are not subtracted: measured on a quiet 2-core machine, the
-digits job ran at 0.53x when a core was kept for its light worker (``benchmarks/threads.py``, BENCHMARKS.md).
+(affinity mask, cgroup quota), shared among this machine's ranks, less what other processes keep busy (their
+CPU use measured over a quarter second at start). Loader workers are not subtracted: measured on a quiet
+2-core machine, the digits job ran at 0.53x when a core was kept for its light worker (``benchmarks/threads.py``,
+BENCHMARKS.md).
 The knob: ``IMGCLS_NUM_THREADS=N`` (or ``OMP_NUM_THREADS=N``) sets it yourself.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -51,14 +53,38 @@ def available_cpus() -> int:
     return cpus
 
 
-def busy_cpus(usable: int) -> float:
-    """Of the ``usable`` cores, how many other processes keep busy: the 1-minute load average, spread evenly
-    over the machine's cores (0 where the OS does not report it)."""
+def _cpu_times() -> tuple[float, float] | None:
+    """(busy, total) jiffies of the whole machine from /proc/stat; None where there is no such file."""
     try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
+        fields = [float(x) for x in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)  # idle + iowait
+    return sum(fields[:8]) - idle, sum(fields[:8])
+
+
+def busy_cpus(usable: int, window: float = 0.25) -> float:
+    """Of the ``usable`` cores, how many other processes keep busy right now: the machine's CPU use over
+    ``window`` seconds less this process's own, spread evenly over the machine's cores.
+
+    Measured now rather than read from the load average, which still holds work that just ended (a
+    ``pip install`` before ``imgcls train`` in one command line); the 1-minute load average is the fallback
+    where the OS has no /proc/stat."""
+    cores = max(os.cpu_count() or usable, usable)
+    first, own = _cpu_times(), os.times()
+    if first is None:
+        try:
+            return os.getloadavg()[0] * usable / cores
+        except (AttributeError, OSError):
+            return 0.0
+    time.sleep(window)
+    second, own_after = _cpu_times(), os.times()
+    busy, total = second[0] - first[0], second[1] - first[1]
+    if total <= 0:
         return 0.0
-    return load * usable / max(os.cpu_count() or usable, usable)
+    ours = (own_after.user + own_after.system) - (own.user + own.system)  # seconds of CPU in the window
+    others = max(0.0, busy / total * cores - ours / window)
+    return others * usable / cores
 
 
 def choose_num_threads(loader_workers: int, world_size: int = 1) -> tuple[int, str]:

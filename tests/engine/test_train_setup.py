@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 import pytest
@@ -131,7 +132,19 @@ def test_ipu_runner_keys_of_mmcls_configs_are_ignored_with_a_warning(caplog):
         check_for_training(cfg)
 
 
-def test_busy_cores_come_from_the_load_average(monkeypatch):
+def test_busy_cores_are_the_machines_use_less_this_process(monkeypatch):
+    stats = iter([(100.0, 400.0), (160.0, 500.0)])  # 60 of 100 jiffies busy over the window: 0.6 of the machine
+    monkeypatch.setattr(threads, '_cpu_times', lambda: next(stats))
+    monkeypatch.setattr(threads.os, 'cpu_count', lambda: 4)
+    monkeypatch.setattr(threads.time, 'sleep', lambda s: None)
+    times = iter([os.times_result((1.0, 0.0, 0, 0, 0)), os.times_result((1.1, 0.0, 0, 0, 0))])
+    monkeypatch.setattr(threads.os, 'times', lambda: next(times))
+    # 0.6 x 4 cores = 2.4 busy, of which this process used 0.1 s in 0.25 s = 0.4: others 2.0 of 4, 1.0 of 2 usable
+    assert threads.busy_cpus(2, window=0.25) == pytest.approx(1.0)
+
+
+def test_without_proc_stat_the_load_average_is_used(monkeypatch):
+    monkeypatch.setattr(threads, '_cpu_times', lambda: None)
     monkeypatch.setattr(threads.os, 'getloadavg', lambda: (3.0, 2.0, 1.0))
     monkeypatch.setattr(threads.os, 'cpu_count', lambda: 8)
     assert threads.busy_cpus(2) == 0.75  # a load of 3 spread over 8 cores: 0.75 of the 2 this process may use
