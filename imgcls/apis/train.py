@@ -16,8 +16,6 @@ from ..registry import build_from_cfg
 from .model import build_model, prepare_config
 from .schema import check_for_training, with_defaults
 
-TrainStep = StepForward  # the name earlier versions exported
-
 
 def default_work_dir(cfg) -> Path:
     name = Path(cfg.filename).stem if getattr(cfg, 'filename', None) else 'imgcls_run'
