@@ -43,6 +43,30 @@ def test_accuracy_topk():
     assert accuracy(list(SCORES), LABELS) == pytest.approx(60.0)  # a list of per-image vectors
 
 
+def test_tied_scores_rank_the_lower_class_first_everywhere():
+    """bf16 logits tie often: the metric, the loss-side accuracy, inference and --out must agree."""
+    from imgcls.apis.inference import _result
+    from imgcls.apis.predictions import prediction_rows
+    from imgcls.models.losses.accuracy import accuracy as head_accuracy
+
+    # softmax scores rounded to bf16 over 10 classes: some images have two classes tied at the top, and
+    # torch.topk (k=1 and k=5 alike) does not always put the lower index first among them
+    gen = torch.Generator().manual_seed(0)
+    scores = (torch.randn(2000, 10, generator=gen) * 3).bfloat16().float().softmax(1).bfloat16().float()
+    labels = scores.argmax(1)
+    assert accuracy(scores, labels, topk=(1, 5))[0] == pytest.approx(100.0)
+    assert float(head_accuracy(scores, labels, topk=(1, 5))[0]) == pytest.approx(100.0)
+    assert all(_result(s, 5, None)['pred_label'] == int(s.argmax()) for s in scores)
+
+    class Data:
+        CLASSES = [str(i) for i in range(10)]
+
+        def get_gt_labels(self):
+            return labels.numpy()
+    rows = prediction_rows(Data(), scores.numpy())
+    assert all(r['pred_label'] == r['label'] for r in rows)
+
+
 def test_precision_recall_f1_macro_micro_none():
     p, r, f = precision_recall_f1(SCORES, LABELS, average_mode='none')
     assert p == pytest.approx([50.0, 100.0, 50.0])

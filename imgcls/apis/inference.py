@@ -20,6 +20,7 @@ import torch
 import torch.nn as nn
 
 from ..errors import ConfigError, DataError
+from ..ranking import topk as stable_topk
 
 __all__ = ['init_model', 'inference_model']
 
@@ -273,7 +274,7 @@ def _score_batch(model: nn.Module, batch: torch.Tensor, tta: bool) -> torch.Tens
 
 
 def _result(scores: torch.Tensor, topk: int, classes: Sequence[str] | None) -> dict:
-    values, labels = scores.topk(min(topk, scores.numel()))
+    values, labels = stable_topk(scores, min(topk, scores.numel()))
     entries = [{'pred_label': int(lbl), 'pred_score': float(v),
                 'pred_class': classes[lbl] if classes is not None and lbl < len(classes) else str(int(lbl))}
                for v, lbl in zip(values.tolist(), labels.tolist())]

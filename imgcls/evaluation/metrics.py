@@ -17,6 +17,7 @@ from torchmetrics.functional.classification import multiclass_confusion_matrix
 
 from ..engine.warn import warn_once
 from ..errors import ConfigError, DataError
+from ..ranking import topk as stable_topk
 
 __all__ = ['AVERAGE_MODES', 'SINGLE_LABEL_METRICS', 'as_score_matrix', 'accuracy', 'confusion_matrix',
            'precision_recall_f1', 'precision', 'recall', 'f1_score', 'support', 'evaluate_single_label']
@@ -88,7 +89,7 @@ def accuracy(pred, target, topk: int | Sequence[int] = 1, thrs: Thrs = None):
     thr_values, single_thr = _thr_list(thrs)
     scores, labels = _inputs(pred, target)
     maxk = min(max(ks), scores.shape[1])
-    top_scores, top_labels = scores.topk(maxk, dim=1)
+    top_scores, top_labels = stable_topk(scores, maxk, dim=1)
     correct = top_labels == labels[:, None]
     out = []
     for k in ks:

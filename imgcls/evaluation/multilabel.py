@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
+from ..ranking import topk as stable_topk
 from .metrics import as_score_matrix
 
 __all__ = ['MULTI_LABEL_METRICS', 'average_precision', 'mAP', 'average_performance', 'evaluate_multilabel']
@@ -66,7 +67,7 @@ def _positives(scores: torch.Tensor, thr: float | None, k: int | None) -> torch.
     if thr is not None:
         return (scores >= thr).long()
     pos = torch.zeros_like(scores, dtype=torch.long)
-    pos.scatter_(1, scores.topk(min(k, scores.shape[1]), dim=1).indices, 1)
+    pos.scatter_(1, stable_topk(scores, min(k, scores.shape[1]), dim=1)[1], 1)
     return pos
 
 

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ...ranking import topk as stable_topk
+
 
 def _to_tensor(x, name: str) -> torch.Tensor:
     if isinstance(x, np.ndarray):
@@ -52,7 +54,7 @@ def accuracy_torch(pred: torch.Tensor, target: torch.Tensor, topk: tuple[int, ..
     num, num_classes = pred.shape
     if maxk > num_classes:
         raise ValueError(f'top-{maxk} accuracy needs at least {maxk} classes, but pred has {num_classes}')
-    pred_score, pred_label = pred.float().topk(maxk, dim=1)
+    pred_score, pred_label = stable_topk(pred.float(), maxk, dim=1)
     pred_score, pred_label = pred_score.t(), pred_label.t()
     correct = pred_label.eq(target.to(pred_label.device, torch.int64).view(1, -1).expand_as(pred_label))
     res = []
