@@ -163,7 +163,14 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
         load_from: weights to start from (fine-tuning); overrides ``cfg.load_from``.
     """
     from ..engine import build_optimizer, choose_speed_settings
-    from ..engine.dist import get_rank, get_world_size, init_distributed, is_main_process, launched_by_torchrun
+    from ..engine.dist import (
+        get_rank,
+        get_world_size,
+        init_distributed,
+        is_main_process,
+        launched_by_torchrun,
+        shutdown_distributed,
+    )
     from ..engine.hooks.evaluation import format_evaluation
     from ..engine.log import get_logger
     from ..engine.precision import apply_channels_last_guard, configure_cudnn
@@ -239,6 +246,8 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     if runner.last_eval:
         logger.info('final ' + format_evaluation(runner.last_eval, f'the end ({runner.epoch} epochs, '
                                                                    f'{runner.iter} iterations)'))
+    if distributed:
+        shutdown_distributed()
     return dict(runner.last_eval)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
@@ -38,7 +39,22 @@ def init_distributed(device: str) -> torch.device:
         backend, dev = 'gloo', torch.device('cpu')
     if not is_distributed():
         dist.init_process_group(backend=backend, **_attempt_store())
+        atexit.register(shutdown_distributed, wait=False)
     return dev
+
+
+def shutdown_distributed(wait: bool = True) -> None:
+    """Leave the process group: after a barrier (``wait``) so no rank closes its connections while a peer
+    still uses them, then destroy it while the rendezvous store it uses is still alive.
+
+    Left to interpreter exit, the process group and its store are freed in no set order, and a gloo
+    rank can abort (SIGABRT) in teardown; torchrun then counts a finished run as failed.
+    """
+    if not is_distributed():
+        return
+    if wait:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def _attempt_store() -> dict:
