@@ -13,7 +13,7 @@ SIGPIPE = 13  # the exit status of a process killed by a closed pipe is 128 + 13
 
 # subcommand modules of imgcls.cli, each with add_parser(subparsers) (misc adds config and list)
 COMMAND_MODULES = ('train', 'test', 'infer', 'export', 'analyze', 'benchmark', 'cam', 'convert',
-                   'browse_dataset', 'publish', 'misc')
+                   'browse_dataset', 'publish', 'data', 'misc')
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, get_worker_info
+from torch.utils.data import DataLoader, Dataset, IterableDataset, get_worker_info
 
 from ..errors import ConfigError, DataError
 from .collate import collate
@@ -89,6 +89,13 @@ class ImgclsDataLoader(DataLoader):
     """
 
     num_skipped = 0
+
+    def __len__(self) -> int:
+        # a streaming dataset knows how many batches it hands this process (torch would guess from its length)
+        counter = getattr(self.dataset, 'num_batches', None)
+        if isinstance(self.dataset, IterableDataset) and callable(counter):
+            return counter()
+        return super().__len__()
 
     def __iter__(self) -> Iterator:
         iterator = super().__iter__()
@@ -185,6 +192,20 @@ def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: in
     num_workers = min(num_workers, max(1, cpu_count() // local_procs))
     if seed is None:  # every process must shuffle alike, and their global RNGs are seeded apart
         seed = 0 if world > 1 else int(torch.randint(0, 2 ** 62, ()).item())
+    if isinstance(dataset, IterableDataset):
+        # a streaming dataset orders and shares out its samples itself (from the seed, epoch and rank); its
+        # workers must not persist, as they take the epoch and the resume position from a fresh copy
+        if 'sampler' in kwargs or 'batch_sampler' in kwargs:
+            raise ConfigError(f'{type(dataset).__name__} streams its samples in its own order: drop the sampler '
+                              'from the data loader settings')
+        if hasattr(dataset, 'configure_loader'):
+            dataset.configure_loader(batch_size=batch_size, drop_last=drop_last, rank=rank, world=world, seed=seed,
+                                     num_workers=num_workers, shuffle=shuffle)
+        kwargs.setdefault('collate_fn', collate)
+        kwargs.setdefault('worker_init_fn', functools.partial(worker_init_fn, rank=rank, seed=seed))
+        return ImgclsDataLoader(dataset, batch_size=batch_size, drop_last=drop_last, num_workers=num_workers,
+                                pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
+                                persistent_workers=False, **kwargs)
     if 'sampler' in kwargs or 'batch_sampler' in kwargs:
         sampler = kwargs.pop('sampler', None)
     else:

@@ -4,7 +4,7 @@ The samples go in as they are stored: the original encoded bytes of file-backed 
 stays the same JPEG), PNG for datasets held in memory (CIFAR, MNIST, digits), so nothing is lost
 and no pipeline step runs. Beside the shards an ``index.json`` records what the streaming dataset
 types need before they read a byte: the format, the sample count, the class names and each
-shard's name and sample count (which is what lets them share the samples out exactly between
+shard's name, sample count and labels (which is what lets them share the samples out exactly between
 processes and resume mid-epoch).
 
 Everything is written into a temporary folder next to ``OUT`` that is renamed to ``OUT`` at the
@@ -97,7 +97,7 @@ def raw_samples(dataset) -> Iterator[RawSample]:
 def write_wds_shards(samples: Iterable[RawSample], out_dir: Path, shard_size: int, prefix: str,
                      classes: Sequence[str] = ()) -> list[dict]:
     """WebDataset tar shards ``{prefix}-000000.tar`` ... with ``key.<ext>``, ``key.cls`` (the class
-    index as text) and ``key.json`` (label and original file name); returns ``[{name, count}]``."""
+    index as text) and ``key.json`` (label and original file name); returns ``[{name, count, labels}]``."""
     from webdataset import TarWriter
 
     shards: list[dict] = []
@@ -109,9 +109,10 @@ def write_wds_shards(samples: Iterable[RawSample], out_dir: Path, shard_size: in
                 shards[-1]['count'] = count
             name = f'{prefix}-{len(shards):06d}.tar'
             writer, count = TarWriter(str(out_dir / name)), 0
-            shards.append({'name': name, 'count': 0})
+            shards.append({'name': name, 'count': 0, 'labels': []})
         writer.write({'__key__': sample.key, sample.ext: sample.data, 'cls': str(sample.label).encode(),
                       'json': json.dumps({'label': sample.label, 'filename': sample.filename}).encode()})
+        shards[-1]['labels'].append(sample.label)
         count += 1
     if writer is not None:
         writer.close()
@@ -119,9 +120,11 @@ def write_wds_shards(samples: Iterable[RawSample], out_dir: Path, shard_size: in
     return shards
 
 
-def _writers() -> dict[str, Callable[..., list[dict]]]:
-    from .pack_parquet import write_parquet_shards
-    return {'wds': write_wds_shards, 'parquet': write_parquet_shards}
+def _writer(fmt: str) -> Callable[..., list[dict]]:
+    if fmt == 'parquet':
+        from .pack_parquet import write_parquet_shards
+        return write_parquet_shards
+    return write_wds_shards
 
 
 def pack_dataset(dataset, out: str | os.PathLike, fmt: str = 'wds', shard_size: int = 1000,
@@ -146,7 +149,7 @@ def pack_dataset(dataset, out: str | os.PathLike, fmt: str = 'wds', shard_size: 
             for sample in samples:
                 labels.add(sample.label)
                 yield sample
-        shards = _writers()[fmt](noted(raw_samples(dataset)), tmp, shard_size, prefix, classes)
+        shards = _writer(fmt)(noted(raw_samples(dataset)), tmp, shard_size, prefix, classes)
         count = sum(s['count'] for s in shards)
         if not count:
             raise DataError(f'{type(dataset).__name__} has no samples to pack')
@@ -202,8 +205,8 @@ def read_index(location: str, opener: Callable[[str], Any] | None = None) -> dic
             from None
     if not isinstance(index, dict) or not isinstance(index.get('shards'), list) or not all(
             isinstance(s, dict) and isinstance(s.get('name'), str) and isinstance(s.get('count'), int)
-            for s in index['shards']):
-        raise DataError(f'the shard index {url} lacks a "shards" list of {{"name", "count"}} entries; write it '
-                        'again with `imgcls data pack`')
+            and (s.get('labels') is None or len(s['labels']) == s['count']) for s in index['shards']):
+        raise DataError(f'the shard index {url} lacks a "shards" list of {{"name", "count", "labels"}} entries; '
+                        'write it again with `imgcls data pack`')
     index['base'] = url.rsplit('/', 1)[0] if '/' in url else '.'
     return index

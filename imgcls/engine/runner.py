@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.data import IterableDataset
 
 from .. import __version__
 from ..errors import CheckpointError, ImgclsError
@@ -246,6 +247,9 @@ class EpochBasedRunner:
         batch_sampler = getattr(loader, 'batch_sampler', None)
         if hasattr(getattr(batch_sampler, 'sampler', None), 'set_epoch'):
             batch_sampler.sampler.set_epoch(self.epoch)
+        if isinstance(loader.dataset, IterableDataset) and hasattr(loader.dataset, 'set_epoch'):
+            sampler = loader.dataset  # a streaming dataset orders its samples itself
+            sampler.set_epoch(self.epoch)
         self.call_hook('before_train_epoch')
         skip, self._resume_inner_iter = self._resume_inner_iter, 0
         if skip and hasattr(sampler, 'set_start') and loader.batch_size:

@@ -33,6 +33,9 @@ def collect_scores(model, data_loader, speed=None, dataset_len: int | None = Non
             scores = model.test_step(data)
         outputs.append(scores.float())
     scores = torch.cat(outputs) if outputs else torch.zeros(0)
+    dataset = getattr(data_loader, 'dataset', None)
+    if callable(getattr(dataset, 'output_indices', None)):  # a streaming dataset: it says which sample each row is
+        return _streamed_in_order(scores, torch.as_tensor(dataset.output_indices()), len(dataset)).cpu().numpy()
     sampler = _sharing_sampler(data_loader)
     if is_distributed() and sampler is not None:
         if getattr(sampler, 'shuffle', False):
@@ -49,6 +52,27 @@ def _sharing_sampler(data_loader):
         if sampler is not None and getattr(sampler, 'num_replicas', 1) > 1:
             return sampler
     return None
+
+
+def _streamed_in_order(scores: torch.Tensor, indices: torch.Tensor, dataset_len: int) -> torch.Tensor:
+    """Rows of a streaming dataset put in dataset order, from every rank under torch.distributed."""
+    if len(indices) != len(scores):
+        raise DataError(f'evaluation: the loader gave {len(scores)} rows where the dataset planned {len(indices)}')
+    if is_distributed():
+        import torch.distributed as dist
+        parts = [torch.zeros_like(scores) for _ in range(get_world_size())]
+        dist.all_gather(parts, scores.contiguous())
+        where = [torch.zeros_like(indices) for _ in range(get_world_size())]
+        dist.all_gather(where, indices.contiguous())
+        scores, indices = torch.cat(parts), torch.cat(where)
+    ordered = torch.zeros(dataset_len, *scores.shape[1:], dtype=scores.dtype)
+    seen = torch.zeros(dataset_len, dtype=torch.bool)
+    ordered[indices] = scores.cpu()
+    seen[indices] = True
+    if not bool(seen.all()):
+        raise DataError(f'evaluation: {int((~seen).sum())} of {dataset_len} images were not scored; the evaluation '
+                        'loader drops samples (drop_last=True?): use drop_last=False')
+    return ordered
 
 
 def gather_in_order(scores: torch.Tensor, dataset_len: int | None) -> torch.Tensor:
