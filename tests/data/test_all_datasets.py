@@ -106,6 +106,13 @@ def _cars(root):
     return dict(type='StanfordCars', data_prefix=str(root), pipeline=FILE_PIPELINE)
 
 
+def _webdataset(root):
+    from imgcls.data.pack import pack_dataset
+    source = build_dataset(dict(type='CustomDataset', data_prefix=str(_folder(root / 'data')), pipeline=[]))
+    pack_dataset(source, root / 'shards', 'wds', shard_size=4)
+    return dict(type='WebDataset', urls=str(root / 'shards'), pipeline=FILE_PIPELINE, test_mode=True)
+
+
 def _custom(root, kind='CustomDataset'):
     return dict(type=kind, data_prefix=str(_folder(root / 'data')), pipeline=FILE_PIPELINE)
 
@@ -128,6 +135,7 @@ FACTORIES = {
     'ClassBalancedDataset': lambda root: dict(type='ClassBalancedDataset', oversample_thr=0.5, dataset=_custom(root)),
     'ConcatDataset': lambda root: dict(type='ConcatDataset', datasets=[_custom(root / 'a'), _custom(root / 'b')]),
     'KFoldDataset': lambda root: dict(type='KFoldDataset', fold=1, num_splits=3, dataset=_custom(root)),
+    'WebDataset': _webdataset,
 }
 NAMES = sorted(k for k in DATASETS.keys() if getattr(DATASETS.get(k), '__module__', '').startswith('imgcls.'))
 
@@ -142,7 +150,8 @@ def test_dataset_contract(name, tmp_path):
     assert type(ds).__name__ == name and repr(ds).startswith(name)
     n = len(ds)
     assert n > 0
-    sample = ds[n - 1]
+    # a streaming dataset is read in order (test_mode: unshuffled); the others are indexed
+    sample = list(ds)[n - 1] if isinstance(ds, torch.utils.data.IterableDataset) else ds[n - 1]
     assert sample['img'].dtype == torch.uint8 and sample['img'].shape[-2:] == (8, 8)
     labels = ds.get_gt_labels()
     assert len(labels) == n and all(isinstance(c, str) for c in ds.CLASSES)
