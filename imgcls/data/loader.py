@@ -193,8 +193,7 @@ def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: in
     if seed is None:  # every process must shuffle alike, and their global RNGs are seeded apart
         seed = 0 if world > 1 else int(torch.randint(0, 2 ** 62, ()).item())
     if isinstance(dataset, IterableDataset):
-        # a streaming dataset orders and shares out its samples itself (from the seed, epoch and rank); its
-        # workers must not persist, as they take the epoch and the resume position from a fresh copy
+        # a streaming dataset orders and shares out its samples itself (from the seed, epoch and rank)
         if 'sampler' in kwargs or 'batch_sampler' in kwargs:
             raise ConfigError(f'{type(dataset).__name__} streams its samples in its own order: drop the sampler '
                               'from the data loader settings')
@@ -205,7 +204,7 @@ def build_dataloader(dataset: Dataset, samples_per_gpu: int, workers_per_gpu: in
         kwargs.setdefault('worker_init_fn', functools.partial(worker_init_fn, rank=rank, seed=seed))
         return ImgclsDataLoader(dataset, batch_size=batch_size, drop_last=drop_last, num_workers=num_workers,
                                 pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
-                                persistent_workers=False, **kwargs)
+                                persistent_workers=persistent_workers and num_workers > 0, **kwargs)
     if 'sampler' in kwargs or 'batch_sampler' in kwargs:
         sampler = kwargs.pop('sampler', None)
     else:

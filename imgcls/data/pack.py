@@ -96,8 +96,8 @@ def raw_samples(dataset) -> Iterator[RawSample]:
 
 def write_wds_shards(samples: Iterable[RawSample], out_dir: Path, shard_size: int, prefix: str,
                      classes: Sequence[str] = ()) -> list[dict]:
-    """WebDataset tar shards ``{prefix}-000000.tar`` ... with ``key.<ext>``, ``key.cls`` (the class
-    index as text) and ``key.json`` (label and original file name); returns ``[{name, count, labels}]``."""
+    """WebDataset tar shards ``{prefix}-000000.tar`` ... with ``key.<ext>`` and ``key.cls`` (the class
+    index as text); returns ``[{name, count, labels}]``."""
     from webdataset import TarWriter
 
     shards: list[dict] = []
@@ -110,8 +110,7 @@ def write_wds_shards(samples: Iterable[RawSample], out_dir: Path, shard_size: in
             name = f'{prefix}-{len(shards):06d}.tar'
             writer, count = TarWriter(str(out_dir / name)), 0
             shards.append({'name': name, 'count': 0, 'labels': []})
-        writer.write({'__key__': sample.key, sample.ext: sample.data, 'cls': str(sample.label).encode(),
-                      'json': json.dumps({'label': sample.label, 'filename': sample.filename}).encode()})
+        writer.write({'__key__': sample.key, sample.ext: sample.data, 'cls': str(sample.label).encode()})
         shards[-1]['labels'].append(sample.label)
         count += 1
     if writer is not None:

@@ -29,9 +29,19 @@ def _mix(x: np.ndarray) -> np.ndarray:
         return x ^ (x >> np.uint64(31))
 
 
+def seed_base(seed: int, epoch: int) -> int:
+    """What the sample seeds of one (seed, epoch) derive from (see :func:`seeds_from_base`)."""
+    return int(np.random.SeedSequence([int(seed) % 2 ** 64, int(epoch)]).generate_state(1, dtype=np.uint64)[0])
+
+
 def sample_seeds(seed: int, epoch: int, indices: np.ndarray) -> np.ndarray:
     """The augmentation seed (0 <= s < 2**63) of each dataset index, for one (seed, epoch)."""
-    base = np.random.SeedSequence([int(seed) % 2 ** 64, int(epoch)]).generate_state(1, dtype=np.uint64)[0]
+    return seeds_from_base(seed_base(seed, epoch), indices)
+
+
+def seeds_from_base(base: int, indices: np.ndarray) -> np.ndarray:
+    """:func:`sample_seeds` from a :func:`seed_base` computed once."""
+    base = np.uint64(base)
     with np.errstate(over='ignore'):
         x = np.asarray(indices, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15) + base
     return _mix(x) & _MASK63

@@ -71,9 +71,9 @@ def test_pack_writes_shards_and_an_index_the_folder_agrees_with(packed):
     assert index['format'] == 'wds' and index['count'] == 25 and index['classes'] == list(CLASSES)
     assert [(s['name'], s['count']) for s in index['shards']] == [
         ('train-000000.tar', 7), ('train-000001.tar', 7), ('train-000002.tar', 7), ('train-000003.tar', 4)]
-    with tarfile.open(shards / 'train-000000.tar') as tar:  # the standard layout: key.jpg / key.cls / key.json
+    with tarfile.open(shards / 'train-000000.tar') as tar:  # the standard layout: key.jpg / key.cls
         names = tar.getnames()
-        assert sorted(names[:3]) == ['000000.cls', '000000.json', '000000.png']
+        assert sorted(names[:2]) == ['000000.cls', '000000.png']
         assert tar.extractfile('000001.jpg').read() == (folder / 'ant' / '01.jpg').read_bytes()  # bytes as stored
     assert not list(shards.parent.glob('.shards.partial-*'))  # the temporary folder was renamed
 
