@@ -39,6 +39,15 @@ def sample_seeds(seed: int, epoch: int, indices: np.ndarray) -> np.ndarray:
     return seeds_from_base(seed_base(seed, epoch), indices)
 
 
+def seed_from_base(base: int, index: int) -> int:
+    """One :func:`seeds_from_base` value, in plain Python ints (a streaming dataset's per-sample call)."""
+    mask = 2 ** 64 - 1
+    x = (index * 0x9E3779B97F4A7C15 + base) & mask
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+    return (x ^ (x >> 31)) & (2 ** 63 - 1)
+
+
 def seeds_from_base(base: int, indices: np.ndarray) -> np.ndarray:
     """:func:`sample_seeds` from a :func:`seed_base` computed once."""
     base = np.uint64(base)

@@ -109,3 +109,11 @@ def test_loader_settings(digits):
     assert isinstance(loader.dataset, SeededDataset) and loader.dataset.source is digits
     plain = build_dataloader(digits, 8, 0, shuffle=False, sampler=range(5))
     assert [b['gt_label'].tolist() for b in plain] == [digits.get_gt_labels()[:5].tolist()]
+
+
+def test_scalar_sample_seed_matches_the_vectorised_one():
+    from imgcls.data.samplers import sample_seeds, seed_base, seed_from_base
+    indices = np.array([0, 1, 7, 123456789, 2 ** 40 + 3], dtype=np.int64)
+    for seed, epoch in ((0, 0), (5, 3), (2 ** 62, 99)):
+        base = seed_base(seed, epoch)
+        assert [seed_from_base(base, int(i)) for i in indices] == sample_seeds(seed, epoch, indices).tolist()

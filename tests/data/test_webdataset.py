@@ -293,3 +293,34 @@ def test_torchrun_ranks_see_disjoint_samples_whose_union_is_the_dataset(tmp_path
     assert ranks[0]['seen'][0] != ranks[0]['seen'][1]  # a new order each epoch
     expected = [float(s['img'].float().mean()) for s in wds(tmp_path / 'shards', test_mode=True)]
     assert ranks[0]['scores'] == ranks[1]['scores'] == pytest.approx(expected)  # gathered in dataset order
+
+
+@pytest.mark.parametrize('fmt', [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
+def test_tar_reader_yields_what_webdataset_reads(tmp_path, fmt):
+    """imgcls's tar member reader against webdataset's (tarfile-based) on long names, folders, metadata."""
+    from webdataset.tariterators import tar_file_expander
+
+    from imgcls.data.datasets.wds import tar_members
+    path = tmp_path / 'a.tar'
+    long_dir = 'd' * 60 + '/' + 'e' * 60  # a name over 100 characters: a GNU/pax long name or a ustar prefix
+    entries = [('__meta__', b'x'), ('000.jpg', b'\xff\xd8' + bytes(700)), ('000.cls', b'1'),
+               (f'{long_dir}/001.png', b'\x89PNG' + bytes(1024)), (f'{long_dir}/001.cls', b'2'),
+               ('__key__.jpg', b'kept: not a metadata name'), ('b' * 120 if fmt != tarfile.USTAR_FORMAT else 'b', b'')]
+    with tarfile.open(path, 'w', format=fmt) as tar:
+        folder = tarfile.TarInfo('sub')
+        folder.type = tarfile.DIRTYPE
+        tar.addfile(folder)
+        for name, data in entries:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with open(path, 'rb') as fh:
+        ours = [(f['fname'], f['data']) for f in tar_members(fh, str(path)) if f]
+    with open(path, 'rb') as fh:
+        theirs = [(f['fname'], f['data']) for f in tar_file_expander([{'url': str(path), 'stream': fh}]) if f]
+    assert ours == theirs and len(ours) == 6
+    damaged = bytearray(path.read_bytes())
+    damaged[600] ^= 0xFF  # inside the second header
+    (tmp_path / 'b.tar').write_bytes(bytes(damaged))
+    with open(tmp_path / 'b.tar', 'rb') as fh, pytest.raises(DataError, match='damaged tar header'):
+        list(tar_members(fh, 'b.tar'))

@@ -44,7 +44,7 @@ from ..pack import INDEX_NAME, read_index
 from ..pipelines.compose import Compose
 from ..pipelines.loading import ImageReadError, check_file_client_args
 from ..registries import DATASETS
-from ..samplers import seed_base, seeds_from_base
+from ..samplers import seed_base, seed_from_base
 from .base_dataset import BaseDataset
 from .encoded import decoded_results, split_loading_step
 
@@ -499,7 +499,7 @@ class WebDataset(IterableDataset):
         """The augmentation seed of dataset index ``index`` this epoch (as SeededSampler gives folders)."""
         if self._seed_base is None or self._seed_base[:2] != (self.seed, self.epoch):
             self._seed_base = (self.seed, self.epoch, seed_base(self.seed, self.epoch))
-        return int(seeds_from_base(self._seed_base[2], np.asarray([index]))[0])
+        return seed_from_base(self._seed_base[2], int(index))
 
     def _stand_in(self, bad, seed: int, name: str, history: deque, pending: deque, items: Iterator) -> dict:
         """A readable neighbour of ``bad`` (the nearest before it, else after) with ``bad``'s seed."""
