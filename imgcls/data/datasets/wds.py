@@ -263,18 +263,25 @@ class WebDataset(IterableDataset):
             raise DataError(f'WebDataset: the shards {urls[:3]}{" ..." if len(urls) > 3 else ""} hold no samples')
         return shards, np.asarray(labels, dtype=np.int64), None
 
-    def _read_shard(self, url: str, start: int = 0, stop: int | None = None) -> Iterator[tuple[str, dict]]:
-        """``(key, {extension: bytes})`` of samples ``start`` to ``stop`` of one shard, in stored order."""
+    @staticmethod
+    def _open(url: str):
         from webdataset.gopen import gopen
-        from webdataset.tariterators import group_by_keys
         local = not _is_remote(url)
         if local and not os.path.isfile(url[7:] if url.startswith('file://') else url):
             raise DataError(f'WebDataset: shard {url} does not exist')
         try:
-            stream = open(url[7:] if url.startswith('file://') else url, 'rb', buffering=1 << 20) if local \
+            return open(url[7:] if url.startswith('file://') else url, 'rb', buffering=1 << 20) if local \
                 else gopen(url, bufsize=1 << 20)
         except Exception as e:
             raise DataError(f'WebDataset: cannot open shard {url}: {e}') from None
+
+    def _read_shard(self, url: str, start: int = 0, stop: int | None = None,
+                    stream=None) -> Iterator[tuple[str, dict]]:
+        """``(key, {extension: bytes})`` of samples ``start`` to ``stop`` of one shard, in stored order
+        (from ``stream`` when the shard is already open)."""
+        from webdataset.tariterators import group_by_keys
+        if stream is None:
+            stream = self._open(url)
         done = False
         try:
             # tar_members reads the members about 4x faster than tarfile's stream mode (which webdataset's
@@ -389,18 +396,35 @@ class WebDataset(IterableDataset):
         """``(dataset index, shard url, key, files)`` of positions ``start`` to ``stop`` of the epoch's sample
         sequence (the shards in ``shards`` order), wrapping around past the end (padding)."""
         n = self.length
+        parts = []  # (shard, first, stop) within the shard
         while start < stop:
             lo, hi = start % n, min(stop - start, n - start % n) + start % n
             at = 0
             for shard in shards:
                 s0, s1 = max(lo, at), min(hi, at + shard.count)
                 if s0 < s1:
-                    for i, (key, files) in enumerate(self._read_shard(shard.url, s0 - at, s1 - at)):
-                        yield shard.offset + s0 - at + i, shard.url, key, files
+                    parts.append((shard, s0 - at, s1 - at))
                 at += shard.count
                 if at >= hi:
                     break
             start += hi - lo
+        # a remote shard is opened while the one before it is read, so its request and curl's start overlap
+        # with work (on localhost that hid about 5% of an epoch of 128-sample shards)
+        following = None
+        for j, (shard, first, end) in enumerate(parts):
+            stream, following = following, None
+            if j + 1 < len(parts) and _is_remote(parts[j + 1][0].url):
+                following = self._open(parts[j + 1][0].url)
+            try:
+                for i, (key, files) in enumerate(self._read_shard(shard.url, first, end, stream)):
+                    yield shard.offset + first + i, shard.url, key, files
+            except BaseException:
+                if following is not None:
+                    try:
+                        following.close()
+                    except Exception:  # curl's status for a download cut short: the error above is the news
+                        pass
+                raise
 
     def _block_stream(self, shards: list[Shard], block: int, lo: int, hi: int):
         first = self.rank * self._per_rank()
