@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Sequence
@@ -67,6 +68,12 @@ def browse_dataset(cfg, out: str | os.PathLike, split: str = 'train', num: int =
     gen = torch.Generator().manual_seed(seed)
     indices = torch.randperm(len(dataset), generator=gen)[:num].tolist()
     labels = dataset.get_gt_labels() if hasattr(dataset, 'get_gt_labels') else None
+    if isinstance(dataset, torch.utils.data.IterableDataset):  # streamed: the first samples of epoch ``seed``
+        if hasattr(dataset, 'set_epoch'):
+            dataset.set_epoch(seed)
+        streamed = list(itertools.islice(iter(dataset), num))
+        indices, labels = list(range(len(streamed))), None
+        dataset = streamed
     cols = math.ceil(math.sqrt(len(indices)))
     rows = math.ceil(len(indices) / cols)
     fig = Figure(figsize=(2.2 * cols, 2.4 * rows), dpi=100)

@@ -324,3 +324,14 @@ def test_tar_reader_yields_what_webdataset_reads(tmp_path, fmt):
     (tmp_path / 'b.tar').write_bytes(bytes(damaged))
     with open(tmp_path / 'b.tar', 'rb') as fh, pytest.raises(DataError, match='damaged tar header'):
         list(tar_members(fh, 'b.tar'))
+
+
+def test_wrappers_refuse_a_stream_and_browse_shows_its_first_samples(packed, tmp_path):
+    with pytest.raises(ConfigError, match='RepeatDataset cannot wrap WebDataset'):
+        build_dataset(dict(type='RepeatDataset', times=2, dataset=dict(type='WebDataset', urls=str(packed[1]))))
+    from imgcls.analysis.browse import browse_dataset
+    from imgcls.config import Config
+    cfg = Config(dict(data=dict(train=dict(type='WebDataset', urls=str(packed[1]),
+                                           pipeline=[dict(type='LoadImageFromFile')] + PIPE))))
+    shown = browse_dataset(cfg, tmp_path / 'grid.png', num=4, seed=1)
+    assert len(shown) == 4 and (tmp_path / 'grid.png').stat().st_size > 0

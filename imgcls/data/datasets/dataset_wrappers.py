@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, IterableDataset
 
 from ...errors import ConfigError, DataError
 from ...evaluation import evaluate_single_label
@@ -17,8 +17,12 @@ from ..registries import DATASETS
 __all__ = ['RepeatDataset', 'ConcatDataset', 'ClassBalancedDataset', 'KFoldDataset']
 
 
-def _build(dataset):
-    return build_dataset(dataset) if isinstance(dataset, (Mapping, list, tuple)) else dataset
+def _build(dataset, wrapper: str):
+    built = build_dataset(dataset) if isinstance(dataset, (Mapping, list, tuple)) else dataset
+    if isinstance(built, IterableDataset):
+        raise ConfigError(f'{wrapper} cannot wrap {type(built).__name__}: a streaming dataset is read in order, not '
+                          'by index. Use it directly (it reshuffles every epoch; for more passes raise the epochs)')
+    return built
 
 
 @DATASETS.register_module()
@@ -30,7 +34,7 @@ class RepeatDataset(Dataset):
     def __init__(self, dataset, times: int):
         if not isinstance(times, int) or times < 1:
             raise ConfigError(f'RepeatDataset: times must be a positive int, got {times!r}')
-        self.dataset = _build(dataset)
+        self.dataset = _build(dataset, 'RepeatDataset')
         self.times = times
         self.CLASSES = getattr(self.dataset, 'CLASSES', None)
         self._ori_len = len(self.dataset)
@@ -67,7 +71,7 @@ class ConcatDataset(Dataset):
     def __init__(self, datasets: Sequence, separate_eval: bool = True):
         if not isinstance(datasets, (list, tuple)) or not datasets:
             raise ConfigError(f'ConcatDataset: datasets must be a non-empty list, got {datasets!r}')
-        self.datasets = [_build(d) for d in datasets]
+        self.datasets = [_build(d, 'ConcatDataset') for d in datasets]
         self.separate_eval = separate_eval
         self.CLASSES = getattr(self.datasets[0], 'CLASSES', None)
         self.bad_images: list[str] = []  # filled by imgcls's data loader (see BaseDataset.skip_bad_images)
@@ -144,7 +148,7 @@ class ClassBalancedDataset(Dataset):
         if not isinstance(oversample_thr, (int, float)) or isinstance(oversample_thr, bool) or oversample_thr < 0:
             raise ConfigError(f'ClassBalancedDataset: oversample_thr must be a number >= 0 (a fraction of the '
                               f'images, e.g. 1e-3), got {oversample_thr!r}')
-        self.dataset = _build(dataset)
+        self.dataset = _build(dataset, 'ClassBalancedDataset')
         self.oversample_thr = float(oversample_thr)
         self.CLASSES = getattr(self.dataset, 'CLASSES', None)
         self.bad_images: list[str] = []
@@ -195,7 +199,7 @@ class KFoldDataset(Dataset):
             raise ConfigError(f'KFoldDataset: num_splits must be an int >= 2, got {num_splits!r}')
         if not isinstance(fold, int) or not 0 <= fold < num_splits:
             raise ConfigError(f'KFoldDataset: fold must be an int in 0..{num_splits - 1}, got {fold!r}')
-        self.dataset = _build(dataset)
+        self.dataset = _build(dataset, 'KFoldDataset')
         self.fold, self.num_splits, self.test_mode, self.seed = fold, num_splits, test_mode, seed
         self.CLASSES = getattr(self.dataset, 'CLASSES', None)
         self.bad_images: list[str] = []
