@@ -49,6 +49,7 @@ def write_parquet_shards(samples: Iterable[RawSample], out_dir: Path, shard_size
     (a ``datasets.Image``: the stored bytes and the original file name) and ``label`` (a ``ClassLabel`` of
     ``classes``, or int64 without them); returns ``[{name, count}]``."""
     import datasets
+    import pyarrow as pa
 
     features = parquet_features(classes)
     shards: list[dict] = []
@@ -57,7 +58,11 @@ def write_parquet_shards(samples: Iterable[RawSample], out_dir: Path, shard_size
 
     def flush() -> None:
         name = f'{prefix}-{len(shards):06d}.parquet'
-        table = datasets.Dataset.from_dict({'image': images, 'label': labels}, features=features)
+        # an Arrow table of the features' schema, not Dataset.from_dict: encoding through the Image feature
+        # drops the bytes of images whose path is a local file (it keeps the path only), and a pack must
+        # hold its images
+        arrow = pa.Table.from_pydict({'image': images, 'label': labels}, schema=features.arrow_schema)
+        table = datasets.Dataset(datasets.table.InMemoryTable(arrow))
         with _quiet_progress():
             table.to_parquet(str(Path(out_dir) / name))
         shards.append({'name': name, 'count': len(labels)})
