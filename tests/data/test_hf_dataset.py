@@ -8,6 +8,7 @@ import json
 import pickle
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,7 +161,7 @@ class _Server:
 
         self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(Handler, directory=root))
         self.url = f'http://127.0.0.1:{self.httpd.server_port}'
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True).start()
 
     def close(self):
         self.httpd.shutdown()
@@ -265,3 +266,38 @@ def test_loader_workers_get_a_cheap_copy(packed, cache):
     loader = build_dataloader(ds, 3, 2, shuffle=False, seed=0)
     labels = torch.cat([batch['gt_label'] for batch in loader])
     assert labels.tolist() == ds.get_gt_labels().tolist()
+
+
+_TRAIN_CONFIG = '''
+_base_ = [{base!r}]
+load = dict(type='LoadImageFromFile')
+norm = dict(type='Normalize', mean=[127.5] * 3, std=[64.0] * 3, to_rgb=False)
+train_pipeline = [load, dict(type='Resize', size=(16, 16)), norm, dict(type='ImageToTensor', keys=['img']),
+                  dict(type='ToTensor', keys=['gt_label']), dict(type='Collect', keys=['img', 'gt_label'])]
+test_pipeline = [load, dict(type='Resize', size=(16, 16)), norm, dict(type='ImageToTensor', keys=['img']),
+                 dict(type='Collect', keys=['img'])]
+hf = dict(type='HFDataset', path={path!r}, cache_dir={cache!r}, _delete_=True)  # not the digits' split='val'
+data = dict(samples_per_gpu=4, workers_per_gpu=0, train=dict(hf, pipeline=train_pipeline),
+            val=dict(hf, pipeline=test_pipeline, test_mode=True), test=dict(hf, pipeline=test_pipeline, test_mode=True))
+model = dict(backbone=dict(in_channels=3, stem_channels=8, base_channels=8),
+             head=dict(num_classes=2, in_channels=64, topk=(1,)))
+evaluation = dict(interval=1, metric='accuracy', metric_options=dict(topk=(1,)), save_best=None)
+custom_hooks = []
+runner = dict(max_epochs=1)
+lr_config = dict(warmup_iters=1)
+log_config = dict(interval=1)
+channels_last = False
+'''
+
+
+def test_imgcls_train_on_a_pack(packed, cache, tmp_path):
+    from imgcls.cli.main import main
+
+    base = Path(__file__).resolve().parents[2] / 'configs' / 'resnet' / 'resnet18_digits.py'
+    config = tmp_path / 'hf_pack.py'
+    config.write_text(_TRAIN_CONFIG.format(base=str(base), path=str(packed), cache=cache))
+    assert main(['train', str(config), '--work-dir', str(tmp_path / 'work'), '--seed', '0']) == 0
+    records = [json.loads(line) for line in (tmp_path / 'work' / 'log.jsonl').read_text().splitlines()]
+    assert [r['iter'] for r in records if r['mode'] == 'train'] == [1, 2, 3]  # 10 images, 4 a batch
+    assert any(r['mode'] == 'val' and 'accuracy_top-1' in r for r in records)
+    assert (tmp_path / 'work' / 'latest.pth').is_file()
