@@ -231,6 +231,15 @@ def test_missing_columns_and_splits_are_named(packed, cache):
         _hf(packed, cache, split='val')
 
 
+def test_parquet_glob_and_path_mistakes(packed, cache, tmp_path):
+    ds = _hf(packed / '*.parquet', cache)
+    assert len(ds) == 10 and ds.CLASSES == ['ant', 'zebra']  # the ClassLabel names, without the index
+    with pytest.raises(DataError, match='the file .*nothere.parquet does not exist'):
+        _hf(tmp_path / 'nothere.parquet', cache)
+    with pytest.raises(ConfigError, match='is a packed folder: data_dir would not be used'):
+        _hf(packed, cache, data_dir=str(tmp_path))
+
+
 def test_string_labels_and_out_of_range_labels(tmp_path, cache):
     features = datasets.Features({'image': datasets.Image(), 'label': datasets.Value('string')})
     table = datasets.Dataset.from_dict({'image': [{'bytes': _png(i), 'path': None} for i in range(3)],

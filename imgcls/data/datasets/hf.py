@@ -144,25 +144,38 @@ class HFDataset(BaseDataset):
         if _is_url(path) or os.path.isdir(path) or os.path.basename(path) == INDEX_NAME:
             index = read_index(path)
             if index is not None:
+                self._refuse_builder_args('a packed folder')
                 return self._open_pack(datasets, index), index
         if _is_url(path):
             if Path(path.split('?', 1)[0]).suffix.lower() != '.parquet':
                 raise ConfigError(f'HFDataset: {path} has no {INDEX_NAME}: give the URL of a folder written by '
                                   '`imgcls data pack --format parquet` (or of its index.json), or of a .parquet file')
+            self._refuse_builder_args('the URL of a .parquet file')
             return self._load(datasets, 'parquet', data_files=[str(p) for p in self._fetch([path])]), None
         if os.path.isdir(path):
             cfg = datasets.config
             if os.path.isfile(os.path.join(path, cfg.DATASETDICT_JSON_FILENAME)) or os.path.isfile(
                     os.path.join(path, cfg.DATASET_STATE_JSON_FILENAME)):
+                self._refuse_builder_args('a save_to_disk folder')
                 return self._open_saved(datasets), None
-        elif os.path.isfile(path) or any(c in path for c in _GLOB_CHARS):
+        elif os.path.isfile(path) or any(c in path for c in _GLOB_CHARS) or Path(path).suffix in _FILE_BUILDERS:
+            if not os.path.isfile(path) and not any(c in path for c in _GLOB_CHARS):
+                raise DataError(f'HFDataset: the file {path} does not exist')
             builder = _FILE_BUILDERS.get(Path(path).suffix.lower())
             if builder is None:
                 raise ConfigError(f'HFDataset: path {path!r} is neither a .parquet nor an .arrow file; for other '
                                   "files name their builder, e.g. path='csv' or 'imagefolder', with data_files")
+            self._refuse_builder_args(f'{builder} files')
             return self._load(datasets, builder, data_files=path), None
         return self._load(datasets, path, name=self.name, data_files=self.data_files, data_dir=self.data_dir,
                           revision=self.revision), None
+
+    def _refuse_builder_args(self, what: str) -> None:
+        given = [k for k in ('name', 'data_files', 'data_dir', 'revision') if getattr(self, k) is not None]
+        if given:
+            raise ConfigError(f'HFDataset: path {self.path!r} is {what}: {", ".join(given)} would not be used. '
+                              f'Remove {", ".join(given)}, or make path a builder name (such as "parquet") or '
+                              'a Hub dataset id')
 
     def _open_pack(self, datasets, index: dict):
         fmt = index.get('format')
