@@ -136,6 +136,9 @@ def test_save_to_disk_folders(folder, cache, tmp_path):
         _hf(tmp_path / 'dict', cache, split='val', image_key='img', label_key='y')
     table.save_to_disk(str(tmp_path / 'one'))
     assert len(_hf(tmp_path / 'one', cache, image_key='img', label_key='y')) == 10
+    (tmp_path / 'one' / 'state.json').write_text('{"_data_files": [')
+    with pytest.raises(DataError, match='cannot read the saved dataset .*one'):
+        _hf(tmp_path / 'one', cache, image_key='img', label_key='y')
 
 
 def test_imagefolder_builder_reads_the_files(folder, cache):

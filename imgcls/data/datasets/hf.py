@@ -199,7 +199,11 @@ class HFDataset(BaseDataset):
         return table
 
     def _open_saved(self, datasets):
-        loaded = datasets.load_from_disk(self.path)
+        try:
+            loaded = datasets.load_from_disk(self.path)
+        except (OSError, ValueError, KeyError) as e:
+            raise DataError(f'HFDataset: cannot read the saved dataset {self.path}: {e}; save it again with '
+                            'save_to_disk') from None
         if isinstance(loaded, datasets.DatasetDict):
             return self._pick_split(loaded)
         own = str(loaded.split) if loaded.split is not None else None
