@@ -16,7 +16,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ConfigError, DataError, ImgclsError
-from ...fileio import atomic_write_text
+from ...fileio import atomic_open, atomic_write_text
 from ..pack import INDEX_NAME, read_index
 from ..pipelines import Compose
 from ..pipelines.loading import ImageReadError, check_file_client_args, read_image_file
@@ -431,18 +430,12 @@ def _download(url: str, dest: Path) -> Path:
     try:
         with urlopen(Request(url, headers=headers), timeout=60) as response:
             expected = response.headers.get('Content-Length')
-            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f'.{dest.name}.')
-            try:
-                with os.fdopen(fd, 'wb') as fh:
-                    shutil.copyfileobj(response, fh, 1 << 20)
-                    size = fh.tell()
+            with atomic_open(dest, 'wb') as fh:  # a download that breaks off leaves the old copy (or none)
+                shutil.copyfileobj(response, fh, 1 << 20)
+                size = fh.tell()
                 if expected is not None and size != int(expected):
-                    raise DataError(f'the download of {url} broke off ({size} of {expected} bytes); try again')
-                os.replace(tmp, dest)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
+                    raise DataError(f'HFDataset: the download of {url} broke off ({size} of {expected} bytes); '
+                                    'try again')
             atomic_write_text(meta_path, json.dumps({'etag': response.headers.get('ETag'),
                                                      'last_modified': response.headers.get('Last-Modified')}))
     except HTTPError as e:
