@@ -117,6 +117,15 @@ def _custom(root, kind='CustomDataset'):
     return dict(type=kind, data_prefix=str(_folder(root / 'data')), pipeline=FILE_PIPELINE)
 
 
+def _hf(root):
+    pytest.importorskip('datasets')
+    from imgcls.data.datasets import CustomDataset
+    from imgcls.data.pack import pack_dataset
+
+    pack_dataset(CustomDataset(str(_folder(root / 'data'))), root / 'packed', fmt='parquet', shard_size=4)
+    return dict(type='HFDataset', path=str(root / 'packed'), cache_dir=str(root / 'cache'), pipeline=FILE_PIPELINE)
+
+
 FACTORIES = {
     'CustomDataset': _custom,
     'ImageNet': lambda root: _custom(root, 'ImageNet'),
@@ -136,6 +145,7 @@ FACTORIES = {
     'ConcatDataset': lambda root: dict(type='ConcatDataset', datasets=[_custom(root / 'a'), _custom(root / 'b')]),
     'KFoldDataset': lambda root: dict(type='KFoldDataset', fold=1, num_splits=3, dataset=_custom(root)),
     'WebDataset': _webdataset,
+    'HFDataset': _hf,
 }
 NAMES = sorted(k for k in DATASETS.keys() if getattr(DATASETS.get(k), '__module__', '').startswith('imgcls.'))
 
