@@ -9,7 +9,9 @@ in the main process) with the same workers and batch size:
 * shards: ``WebDataset`` on the local shard folder (its workers are not persistent: they take the
   epoch and the resume position from a fresh copy each epoch);
 * http: ``WebDataset`` on the same shards served by ``python -m http.server`` on localhost (a
-  separate process), read through curl as webdataset does.
+  separate process), read through curl as webdataset does;
+* parquet (for information, no target): ``HFDataset`` on the same images packed as Parquet files
+  (map-style, so the same sampler as the folder).
 
 All three are warm (one epoch first); then ``--reps`` epochs each, interleaved so that a busy moment
 on a shared machine hits all of them. Wall-clock images/s (median) and CPU ms per image (main
@@ -108,6 +110,7 @@ def main(argv=None) -> int:
         paths = make_jpegs(root / 'jpegs', args.images)
         folder = build_dataset(dict(type='CustomDataset', data_prefix=str(root / 'jpegs'), pipeline=[]))
         pack_dataset(folder, root / 'shards', 'wds', shard_size=args.shard_size)
+        pack_dataset(folder, root / 'parquet', 'parquet', shard_size=args.shard_size)
         size = sum(p.stat().st_size for p in paths) / 2 ** 20
         shards = sorted((root / 'shards').glob('*.tar'))
         print(f'torch {torch.__version__}; {len(paths)} JPEGs ({size:.0f} MiB) in {len(shards)} shards of '
@@ -127,6 +130,7 @@ def main(argv=None) -> int:
                 'folder': dict(type='CustomDataset', data_prefix=str(root / 'jpegs'), pipeline=PIPELINE),
                 'shards': dict(type='WebDataset', urls=str(root / 'shards'), pipeline=PIPELINE),
                 'http': dict(type='WebDataset', urls=f'http://127.0.0.1:{port}/', pipeline=PIPELINE),
+                'parquet': dict(type='HFDataset', path=str(root / 'parquet'), pipeline=PIPELINE),
             }
             loaders = {name: build_dataloader(build_dataset(spec), args.batch, args.workers, seed=0)
                        for name, spec in specs.items()}
@@ -148,7 +152,7 @@ def main(argv=None) -> int:
     print(f'\nmedian of {args.reps} epochs: images/s (wall clock), CPU ms per image (main + workers + children)')
     for name, (rate, cpu) in med.items():
         each = ', '.join(f'{r:.0f}' for r, _ in runs[name])
-        print(f'  {name:<7} {rate:7.1f} img/s  {cpu:6.2f} CPU ms/img   (epochs: {each})')
+        print(f'  {name:<8} {rate:7.1f} img/s  {cpu:6.2f} CPU ms/img   (epochs: {each})')
     print(f'  (the HTTP server process: {statistics.median(server_ms):.2f} CPU ms per image served, on the same cores)')
     shards_vs_folder = med['shards'][0] / med['folder'][0]
     http_vs_local = med['http'][0] / med['shards'][0]

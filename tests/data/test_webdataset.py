@@ -233,6 +233,10 @@ def test_data_pack_cli(packed, tmp_path, capsys):
     assert imgcls_main(['data', 'pack', str(packed[0]), str(tmp_path / 'x'), '--shard-size', '0']) == 1
     assert '--shard-size must be a positive' in capsys.readouterr().err
     assert not (tmp_path / 'x').exists()
+    pytest.importorskip('datasets')
+    assert imgcls_main(['data', 'pack', str(packed[0]), str(tmp_path / 'pq'), '--format', 'parquet']) == 0
+    assert json.loads((tmp_path / 'pq' / 'index.json').read_text())['format'] == 'parquet'
+    assert len(build_dataset(dict(type='HFDataset', path=str(tmp_path / 'pq')))) == 25
 
 
 RANK_SCRIPT = """
