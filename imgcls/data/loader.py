@@ -27,6 +27,23 @@ def _seed_all(seed: int) -> None:
     np.random.seed(seed % 2 ** 32)
 
 
+def run_seeded(seed: int, fn, *args):
+    """``fn(*args)`` with torch's CPU RNG, ``random`` and ``numpy.random`` seeded from ``seed``. In a loader
+    worker the RNGs are simply seeded; in the main process their states are put back afterwards, so the
+    training loop's own random streams do not depend on the data."""
+    if get_worker_info() is not None:
+        _seed_all(seed)
+        return fn(*args)
+    states = torch.get_rng_state(), random.getstate(), np.random.get_state()
+    try:
+        _seed_all(seed)
+        return fn(*args)
+    finally:
+        torch.set_rng_state(states[0])
+        random.setstate(states[1])
+        np.random.set_state(states[2])
+
+
 class SeededDataset(Dataset):
     """``source[index]`` run with torch's CPU RNG, ``random`` and ``numpy.random`` seeded from a sample seed.
 
@@ -47,17 +64,7 @@ class SeededDataset(Dataset):
         if not isinstance(item, tuple):
             return self.source[item]
         index, seed = item
-        if get_worker_info() is not None:
-            _seed_all(seed)
-            return self.source[index]
-        states = torch.get_rng_state(), random.getstate(), np.random.get_state()
-        try:
-            _seed_all(seed)
-            return self.source[index]
-        finally:
-            torch.set_rng_state(states[0])
-            random.setstate(states[1])
-            np.random.set_state(states[2])
+        return run_seeded(seed, self.source.__getitem__, index)
 
     def __getattr__(self, name: str):
         if name.startswith('__') or name == 'source':  # not set yet (e.g. while unpickling)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from ...errors import ConfigError, DataError
 from ...evaluation import evaluate_single_label
+from ..loader import run_seeded
 from ..pack import INDEX_NAME, read_index
 from ..pipelines.compose import Compose
 from ..pipelines.loading import ImageReadError, check_file_client_args
@@ -72,12 +72,6 @@ class Shard:
 
 def _is_remote(url: str) -> bool:
     return '://' in url and not url.startswith('file://') or url.startswith('pipe:')
-
-
-def _seed_all(seed: int) -> None:
-    torch.random.default_generator.manual_seed(seed)
-    random.seed(seed)
-    np.random.seed(seed % 2 ** 32)
 
 
 def _octal(field: bytes, where: str) -> int:
@@ -373,8 +367,8 @@ class WebDataset(IterableDataset):
         (and, last, the short final batch on its own); order the (block, batch) of every batch in the
         order the loader hands them out: round-robin over the blocks, as its workers take turns."""
         b, workers = self.batch_size, max(1, self.num_workers)
-        full = min(self._per_rank(), self.num_batches() * b) // b
         used = min(self._per_rank(), self.num_batches() * b)
+        full = used // b
         counts = [full // workers + (1 if w < full % workers else 0) for w in range(workers)]
         blocks, at = [], 0
         for c in counts:
@@ -562,17 +556,7 @@ class WebDataset(IterableDataset):
         data, ext = self._image_of(url, key, files)
         label = self._label_of(url, key, files)
         results = decoded_results(data, label, f'{url.rsplit("/", 1)[-1]}/{key}.{ext}', **self._decode)
-        if get_worker_info() is not None:
-            _seed_all(seed)
-            return self.pipeline(results)
-        states = torch.get_rng_state(), random.getstate(), np.random.get_state()
-        try:
-            _seed_all(seed)
-            return self.pipeline(results)
-        finally:
-            torch.set_rng_state(states[0])
-            random.setstate(states[1])
-            np.random.set_state(states[2])
+        return run_seeded(seed, self.pipeline, results)
 
     # ---- what the rest of imgcls asks of a dataset -------------------------------------------------------------
     def __len__(self) -> int:
