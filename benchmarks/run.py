@@ -51,7 +51,10 @@ def machine() -> dict:
     from imgcls.engine.precision import cpu_supports_bf16
     return {'cpu': cpu_model(), 'cores': os.cpu_count(), 'torch': torch.__version__,
             'python': platform.python_version(), 'torch_threads': torch.get_num_threads(), 'bf16': cpu_supports_bf16(),
-            'load_start': round(os.getloadavg()[0], 2)}
+            'load_start': round(os.getloadavg()[0], 2),
+            # the instruction set torch dispatches to, and caps a run may set to stand in for an older CPU
+            'cpu_capability': torch.backends.cpu.get_cpu_capability(),
+            'isa_caps': {k: os.environ[k] for k in ('ATEN_CPU_CAPABILITY', 'ONEDNN_MAX_CPU_ISA') if k in os.environ}}
 
 
 class Context:

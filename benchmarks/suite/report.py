@@ -142,13 +142,23 @@ def workload_markdown(w: dict) -> list[str]:
     return lines + _table(header, rows) + ['']
 
 
+def _isa(m: dict) -> str:
+    """The kernels torch used, and any instruction-set cap the run was started with (older result files lack both)."""
+    text = f', kernels: {m["cpu_capability"]}' if m.get('cpu_capability') else ''
+    caps = m.get('isa_caps') or {}
+    if caps:
+        text += ' (capped with ' + ', '.join(f'{k}={v}' for k, v in caps.items()) + ')'
+    return text
+
+
 def markdown(results: dict) -> str:
     """The whole run as Markdown: machine, one table per workload, the targets."""
     m = results['machine']
     lines = [f'Run {results["date"]} on `{results["host"]}`{" (--quick)" if results["quick"] else ""}: '
              f'{m["cpu"]}, {m["cores"]} cores, torch {m["torch"]}, Python {m["python"]}, '
-             f'bf16 instructions: {"yes" if m["bf16"] else "no"}. Load average (1 min) at start {m["load_start"]}, '
-             f'at end {m["load_end"]}. Total {results["wall_s"]:.0f} s.', '']
+             f'bf16 instructions: {"yes" if m["bf16"] else "no"}{_isa(m)}. '
+             f'Load average (1 min) at start {m["load_start"]}, at end {m["load_end"]}. '
+             f'Total {results["wall_s"]:.0f} s.', '']
     peers = ', '.join(f'{k}: {v}' for k, v in results['peers'].items()) or 'none used'
     lines += [f'Peers: {peers}.', '']
     for w in results['workloads']:
