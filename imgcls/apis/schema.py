@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import difflib
 
-from ..engine.warn import warn_once
 from ..errors import ConfigError
+from ..warn import warn_once
 
 KNOWN_KEYS = {
     # mmcls 0.x

@@ -10,9 +10,9 @@ from pathlib import Path
 import torch
 
 from ..engine.step import StepForward
-from ..engine.warn import reset_warnings, warn_once
 from ..errors import ConfigError
 from ..registry import build_from_cfg
+from ..warn import reset_warnings, warn_once
 from .model import build_model, prepare_config
 from .schema import check_for_training, with_defaults
 

@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 from ..registry import Registry
-from .warn import warn_once
+from ..warn import warn_once
 
 OPTIMIZERS = Registry('optimizer')
 for _name, _cls in vars(torch.optim).items():

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 
 from ..errors import ConfigError
-from .warn import warn_once
+from ..warn import warn_once
 
 
 class StepForward(torch.nn.Module):

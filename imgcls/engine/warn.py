@@ -1,21 +1,5 @@
-"""One-line warnings for config options imgcls accepts but cannot honour, each said once per run."""
+"""Kept for imports written before the once-per-run warnings moved to :mod:`imgcls.warn` (below evaluation)."""
 
-from __future__ import annotations
+from ..warn import reset_warnings, warn_once
 
-import logging
-
-_said: set[str] = set()
-
-
-def warn_once(logger: logging.Logger | None, key: str, message: str) -> bool:
-    """Log ``message`` as a warning the first time ``key`` is seen this run; return whether it was logged."""
-    if key in _said:
-        return False
-    _said.add(key)
-    (logger or logging.getLogger('imgcls')).warning(message)
-    return True
-
-
-def reset_warnings() -> None:
-    """Forget what was said (a new training run in the same process says it again)."""
-    _said.clear()
+__all__ = ['warn_once', 'reset_warnings']

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 from torchmetrics.functional.classification import multiclass_confusion_matrix
 
-from ..engine.warn import warn_once
 from ..errors import ConfigError, DataError
 from ..ranking import topk as stable_topk
+from ..warn import warn_once
 
 __all__ = ['AVERAGE_MODES', 'SINGLE_LABEL_METRICS', 'as_score_matrix', 'accuracy', 'confusion_matrix',
            'precision_recall_f1', 'precision', 'recall', 'f1_score', 'support', 'evaluate_single_label']

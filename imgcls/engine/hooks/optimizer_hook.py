@@ -7,7 +7,7 @@ these hooks with the runner hands it these settings. The three mmcv names are ac
 from __future__ import annotations
 
 from ...errors import ConfigError
-from ..warn import warn_once
+from ...warn import warn_once
 from .hook import HOOKS, Hook
 
 

@@ -7,9 +7,9 @@ import itertools
 import torch
 
 from ...errors import ConfigError
+from ...warn import warn_once
 from ..checkpoint import unwrap_model
 from ..dist import all_reduce_mean, get_world_size
-from ..warn import warn_once
 from .hook import HOOKS, Hook
 
 
