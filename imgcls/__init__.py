@@ -4,9 +4,9 @@ Layers, lowest first; a module imports only its own layer and the layers below i
 checks every import, at the top of a file or inside a function):
 
 1. ``errors``, ``warn`` -- exception classes; once-per-run warnings
-2. ``fileio`` -- atomic writes, path helpers
+2. ``fileio`` -- atomic file writes
 3. ``safetensors_io`` -- ``.safetensors`` read/write
-4. ``checkpoint_io`` -- reading checkpoint files of either format
+4. ``checkpoint_io`` -- checkpoint files on disk: atomic saves, safe loads
 5. ``ranking``, ``registry``, ``discover`` -- top-k ranking; the registries; importing a folder's modules
 6. ``config`` -- config files, ``--cfg-options``, the shipped configs
 7. ``convert`` -- other libraries' state dicts mapped onto imgcls key names
