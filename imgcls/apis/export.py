@@ -155,7 +155,7 @@ def _quiet_exporter_logs():
 
 def onnx_opset(model_bytes: bytes) -> int | None:
     """The default-domain (ai.onnx) opset version of a serialised model."""
-    import onnx
+    import onnx  # optional dependency (imgcls[export])
     model = onnx.load_from_string(model_bytes)
     return next((o.version for o in model.opset_import if o.domain in ('', 'ai.onnx')), None)
 
@@ -212,7 +212,7 @@ def export_onnx_bytes(module: nn.Module, x: torch.Tensor, output_name: str, dyna
 
 def onnx_runner(model_bytes: bytes):
     """A function running the serialised ONNX model on a tensor with ONNX Runtime (CPU)."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # optional dependency (imgcls[export])
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only
     session = ort.InferenceSession(model_bytes, options, providers=['CPUExecutionProvider'])

@@ -7,6 +7,7 @@ format that training uses on the device.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import weakref
@@ -18,9 +19,19 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn as nn
+from PIL import Image
 
+from ..config import Config, parse_cfg_options
+from ..data import DATASETS
+from ..data.pipelines import Compose
+from ..data.pipelines.formatting import Collect, to_chw_tensor
+from ..data.pipelines.loading import LoadImageFromFile, decode_image_bytes, read_image_file
+from ..engine import choose_speed_settings
 from ..errors import ConfigError, DataError
 from ..ranking import topk as stable_topk
+from .model import prepare_config, prepare_for_inference
+from .test import load_trained_model
+from .train import resolve_device
 
 __all__ = ['init_model', 'inference_model']
 
@@ -29,7 +40,6 @@ _PIPELINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _load_config(config, cfg_options) -> Any:
-    from ..config import Config, parse_cfg_options
     if isinstance(config, (str, os.PathLike)):
         if not Path(config).is_file():
             raise ConfigError(f'config file {config} does not exist')
@@ -52,7 +62,6 @@ def _num_classes(model: nn.Module) -> int | None:
 
 def _config_classes(cfg, num_classes: int | None) -> list[str] | None:
     """Class names from the config's test dataset (``classes=`` or its type's CLASSES), else None."""
-    from ..data import DATASETS
     data_cfg = (cfg.get('data') or {}).get('test') or (cfg.get('data') or {}).get('val')
     while isinstance(data_cfg, Mapping):
         cls = DATASETS.get(data_cfg.get('type')) if isinstance(data_cfg.get('type'), str) else None
@@ -77,10 +86,6 @@ def init_model(config, checkpoint: str | None = None, device: str | torch.device
     channels_last) as training does, and folds BatchNorms into their convolutions (``fuse_conv_bn = False`` in
     the config keeps them): the model is for inference, not for training.
     """
-    from ..engine import choose_speed_settings
-    from .model import prepare_config, prepare_for_inference
-    from .test import load_trained_model
-    from .train import resolve_device
     cfg = _load_config(config, cfg_options)
     prepare_config(cfg)
     dev = resolve_device(str(device) if device is not None else None)
@@ -150,7 +155,6 @@ def _image_tensor(item: Any, where: str) -> torch.Tensor:
             raise DataError(f'{where}: expected a (C, H, W) tensor with 1, 3 or 4 channels (or (H, W) gray), '
                             f'got shape {tuple(item.shape)}')
         return img
-    from PIL import Image
     if isinstance(item, Image.Image):
         return _image_tensor(np.asarray(item if item.mode in ('L', 'RGB') else item.convert('RGB')), where)
     raise DataError(f'{where}: not an image; pass a file path, an (H, W, C) uint8 RGB numpy array, a PIL image '
@@ -202,8 +206,6 @@ class _InferencePipeline:
     """The test pipeline split into its loading step and the rest (without Collect), for one model."""
 
     def __init__(self, cfg, channels: int):
-        from ..data.pipelines import Compose
-        from ..data.pipelines.loading import LoadImageFromFile
         steps = test_pipeline_steps(cfg)
         if steps is None:
             raise ConfigError('the config has no test pipeline (data.test.pipeline or test_pipeline) to '
@@ -211,7 +213,7 @@ class _InferencePipeline:
         built = Compose(steps).transforms
         self.loader = next((s for s in built if isinstance(s, LoadImageFromFile)), None)
         self.rest = Compose([s for s in built if not isinstance(s, LoadImageFromFile)
-                             and type(s).__name__ != 'Collect'])
+                             and not isinstance(s, Collect)])
         self.channels = channels
         self.color_type = 'grayscale' if channels == 1 else 'color'
 
@@ -221,7 +223,6 @@ class _InferencePipeline:
             if self.loader is not None:
                 results = self.loader({'img_info': {'filename': path}, 'img_prefix': None})
             else:  # an in-memory dataset's pipeline: read the file here
-                from ..data.pipelines.loading import decode_image_bytes, read_image_file
                 img = decode_image_bytes(read_image_file(path), self.color_type, path)
                 results = {'img': img, 'filename': path, 'ori_filename': path}
         else:
@@ -241,7 +242,6 @@ class _InferencePipeline:
             if where in str(e) or (isinstance(item, (str, os.PathLike)) and os.fspath(item) in str(e)):
                 raise
             raise DataError(f'{where}: {e}') from None
-        from ..data.pipelines.formatting import to_chw_tensor
         return to_chw_tensor(results['img'])
 
 
@@ -261,7 +261,6 @@ def _pipeline_for(model: nn.Module) -> _InferencePipeline:
 
 def _score_batch(model: nn.Module, batch: torch.Tensor, tta: bool) -> torch.Tensor:
     """Class scores ``(N, C)`` of a uint8 batch; with ``tta`` averaged with its horizontal flip."""
-    import contextlib
     speed = getattr(model, 'speed_settings', None)
     n = len(batch)
     if tta:  # one forward pass over the images and their mirror images

@@ -6,8 +6,10 @@ import copy
 
 import torch
 
+from ..data.utils import move_normalize_to_model
 from ..errors import ConfigError
 from ..models.builder import build_classifier
+from ..models.fuse import fuse_conv_bn
 
 
 def prepare_config(cfg) -> None:
@@ -16,7 +18,6 @@ def prepare_config(cfg) -> None:
     mmcls 0.x configs normalise in the data pipeline; imgcls normalises on the model's device, so the
     workers ship uint8 tensors (4x less data) and the float math runs where the model runs.
     """
-    from ..data.utils import move_normalize_to_model
     new_cfg, preproc = move_normalize_to_model(cfg)
     if 'data' in cfg:
         cfg['data'] = new_cfg['data']
@@ -49,7 +50,6 @@ def prepare_for_inference(model: torch.nn.Module, cfg, speed) -> torch.nn.Module
 
     The result is for inference only: the folded BatchNorms are gone, so build the model anew to train it.
     """
-    from ..models.fuse import fuse_conv_bn
     fuse = cfg.get('fuse_conv_bn', True)
     if not isinstance(fuse, bool):
         raise ConfigError(f'fuse_conv_bn must be True or False, got {fuse!r}')

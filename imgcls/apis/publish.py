@@ -7,7 +7,10 @@ from pathlib import Path
 
 import torch
 
+from .. import __version__
+from ..engine.checkpoint import checkpoint_meta, get_state_dict, load_checkpoint
 from ..errors import CheckpointError, ConfigError
+from ..safetensors_io import load_safetensors, save_safetensors
 
 __all__ = ['publish_checkpoint']
 
@@ -19,9 +22,6 @@ def publish_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, ema: bool
     The optimizer, RNG and hook states are left out: the file holds tensors and strings only, so it is
     safe to load from anywhere. Returns the metadata written.
     """
-    from .. import __version__
-    from ..engine.checkpoint import checkpoint_meta, get_state_dict, load_checkpoint
-    from ..engine.safetensors_io import load_safetensors, save_safetensors
     src, dst = Path(src), Path(dst)
     if dst.suffix != '.safetensors':
         raise ConfigError(f'imgcls publish writes a .safetensors file; name the output like '

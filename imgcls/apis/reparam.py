@@ -6,7 +6,11 @@ import os
 
 import torch
 
+from ..engine.checkpoint import save_checkpoint
 from ..errors import CheckpointError, ConfigError
+from ..models.utils.reparam import switch_all_to_deploy
+from .model import prepare_config
+from .test import load_trained_model
 
 __all__ = ['reparameterize_checkpoint']
 
@@ -26,10 +30,6 @@ def reparameterize_checkpoint(cfg, src: str | os.PathLike, dst: str | os.PathLik
     training-time model's within ``atol`` (times the logits' scale when above 1), else nothing is written.
     Returns the largest difference seen. ``unsafe_load`` allows pickled objects in ``src`` (trusted files only).
     """
-    from ..engine.checkpoint import save_checkpoint
-    from ..models.utils.reparam import switch_all_to_deploy
-    from .model import prepare_config
-    from .test import load_trained_model
     prepare_config(cfg)
     backbone = cfg['model'].get('backbone') or {}
     if backbone.get('deploy'):

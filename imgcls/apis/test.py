@@ -6,14 +6,19 @@ import copy
 
 import numpy as np
 
+from ..data import build_dataloader, build_dataset
+from ..data.datasets import BaseDataset, MultiLabelDataset
+from ..engine import choose_speed_settings
+from ..engine.checkpoint import get_state_dict, load_checkpoint, load_model_weights
+from ..engine.hooks import collect_scores
 from ..errors import ConfigError
+from ..evaluation import evaluate_multilabel, evaluate_single_label
 from .model import build_model, prepare_config, prepare_for_inference
 from .train import resolve_device
 
 
 def load_trained_model(cfg, checkpoint: str | None, device, unsafe_load: bool = False):
     """Build ``cfg.model`` and load ``checkpoint`` into it (strict: every weight must fit)."""
-    from ..engine.checkpoint import get_state_dict, load_checkpoint, load_model_weights
     model = build_model(cfg, device=device, init=checkpoint is None)
     meta = {}
     if checkpoint is not None:
@@ -28,8 +33,6 @@ def load_trained_model(cfg, checkpoint: str | None, device, unsafe_load: bool = 
 def _check_metrics_early(dataset, metric, options) -> None:
     """Evaluate made-up scores of a few images, so that a misspelt metric or option fails before the long
     forward pass (for datasets that use imgcls's single- or multi-label evaluation)."""
-    from ..data.datasets import BaseDataset
-    from ..evaluation import evaluate_multilabel, evaluate_single_label
     method = getattr(type(dataset), 'evaluate', None)
     labels = np.asarray(dataset.get_gt_labels())[:64] if hasattr(dataset, 'get_gt_labels') else None
     if labels is None or len(labels) == 0:
@@ -37,7 +40,7 @@ def _check_metrics_early(dataset, metric, options) -> None:
     if method is BaseDataset.evaluate and labels.ndim == 1:
         fake = np.eye(int(labels.max()) + 1, dtype=np.float32)[labels]
         check = evaluate_single_label
-    elif labels.ndim == 2 and type(dataset).__name__ == 'MultiLabelDataset':
+    elif method is MultiLabelDataset.evaluate and labels.ndim == 2:
         fake, check = np.clip(labels, 0, 1).astype(np.float32), evaluate_multilabel
     else:
         return
@@ -53,9 +56,6 @@ def test_model(cfg, checkpoint: str | None, metrics=None, metric_options: dict |
                device: str | None = None, split: str = 'test', unsafe_load: bool = False,
                batch_size: int | None = None) -> tuple[dict, np.ndarray, object]:
     """Evaluate; returns ``(metrics, scores (N, C), dataset)``."""
-    from ..data import build_dataloader, build_dataset
-    from ..engine import choose_speed_settings
-    from ..engine.hooks import collect_scores
     cfg = copy.deepcopy(cfg)
     prepare_config(cfg)
     data_cfg = cfg.get('data') or {}

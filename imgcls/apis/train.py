@@ -9,8 +9,26 @@ from pathlib import Path
 
 import torch
 
+from ..data import build_dataloader, build_dataset
+from ..engine import EpochBasedRunner, IterBasedRunner, build_optimizer, choose_speed_settings
+from ..engine.checkpoint import get_state_dict, load_checkpoint, load_model_weights
+from ..engine.dist import (
+    get_rank,
+    get_world_size,
+    init_distributed,
+    is_main_process,
+    launched_by_torchrun,
+    shutdown_distributed,
+)
+from ..engine.hooks import HOOKS, EvalHook, build_lr_updater
+from ..engine.hooks.evaluation import format_evaluation
+from ..engine.log import get_logger
+from ..engine.precision import apply_channels_last_guard, configure_cudnn
+from ..engine.seed import random_seed, set_random_seed
 from ..engine.step import StepForward
+from ..engine.threads import set_num_threads
 from ..errors import ConfigError
+from ..models.layers.pretrained import allow_unsafe_pretrained
 from ..registry import build_from_cfg
 from ..warn import reset_warnings, warn_once
 from .model import build_model, prepare_config
@@ -70,7 +88,6 @@ def _check_num_classes(cfg, classes: list[str], logger: logging.Logger | None = 
 
 def build_loaders(cfg, distributed: bool, seed: int, logger: logging.Logger | None = None):
     """The train dataset and loader, and the val loader (None without ``data.val`` or evaluation)."""
-    from ..data import build_dataloader, build_dataset
     data_cfg = cfg['data']
     train_set = build_dataset(data_cfg['train'])
     classes = _dataset_classes(train_set)
@@ -94,7 +111,6 @@ def build_loaders(cfg, distributed: bool, seed: int, logger: logging.Logger | No
 
 def register_hooks(runner, cfg, val_loader) -> None:
     """The hooks the config's runtime keys ask for, in mmcls 0.x order and priorities."""
-    from ..engine.hooks import HOOKS, EvalHook, build_lr_updater
     by_epoch = runner.by_epoch
     lr_hook = build_lr_updater(cfg.get('lr_config'))
     if lr_hook is not None:
@@ -134,7 +150,6 @@ def register_hooks(runner, cfg, val_loader) -> None:
 
 def resolve_resume(resume, cfg, work_dir: Path) -> Path | None:
     """The checkpoint to resume from: ``--resume [CKPT]``, ``resume_from``, or a torchrun restart."""
-    from ..engine.dist import launched_by_torchrun
     if resume is None:
         resume = cfg.get('resume_from')
     restarted = launched_by_torchrun() and int(os.environ.get('TORCHELASTIC_RESTART_COUNT', 0)) > 0
@@ -147,7 +162,6 @@ def resolve_resume(resume, cfg, work_dir: Path) -> Path | None:
     if path is None:
         # a job script that always passes --resume must work on its first run, or after a kill that came
         # before the first checkpoint: there is nothing to lose, so start from the beginning
-        import logging
         logging.getLogger('imgcls').warning(f'--resume: {work_dir} has no latest.pth or epoch_*.pth yet; '
                                             'starting from the beginning')
     return path
@@ -162,20 +176,6 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
         resume: a checkpoint path, or True for ``latest.pth`` in the work dir.
         load_from: weights to start from (fine-tuning); overrides ``cfg.load_from``.
     """
-    from ..engine import build_optimizer, choose_speed_settings
-    from ..engine.dist import (
-        get_rank,
-        get_world_size,
-        init_distributed,
-        is_main_process,
-        launched_by_torchrun,
-        shutdown_distributed,
-    )
-    from ..engine.hooks.evaluation import format_evaluation
-    from ..engine.log import get_logger
-    from ..engine.precision import apply_channels_last_guard, configure_cudnn
-    from ..engine.seed import random_seed, set_random_seed
-    from ..engine.threads import set_num_threads
 
     cfg = copy.deepcopy(cfg)
     reset_warnings()
@@ -203,7 +203,6 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     # found before any training starts)
     speed = choose_speed_settings(dev, amp=cfg.get('amp', 'auto'), channels_last=cfg.get('channels_last', 'auto'),
                                   compile=cfg.get('compile', False), fp16=cfg.get('fp16'))
-    from ..models.layers.pretrained import allow_unsafe_pretrained
     with allow_unsafe_pretrained(unsafe_load):  # --unsafe-load covers init_cfg Pretrained files too
         model = build_model(cfg, device=dev)
     speed = apply_channels_last_guard(speed, model, cfg.get('channels_last', 'auto'))
@@ -253,7 +252,6 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
 
 def runner_class(runner_cfg: dict):
     """``runner=dict(type='EpochBasedRunner', max_epochs=N)`` or ``dict(type='IterBasedRunner', max_iters=N)``."""
-    from ..engine import EpochBasedRunner, IterBasedRunner
     kinds = {'EpochBasedRunner': (EpochBasedRunner, 'max_epochs'), 'IterBasedRunner': (IterBasedRunner, 'max_iters')}
     kind = runner_cfg.get('type', 'EpochBasedRunner')
     if kind not in kinds:
@@ -268,7 +266,6 @@ def runner_class(runner_cfg: dict):
 def load_weights(model: torch.nn.Module, path: str, unsafe: bool, logger: logging.Logger) -> dict:
     """``--load-from``: load what fits. ``load_model_weights`` logs (to train.log too) one line naming the weights
     that were missing, of another shape or unused, and why."""
-    from ..engine.checkpoint import get_state_dict, load_checkpoint, load_model_weights
     report = load_model_weights(model, get_state_dict(load_checkpoint(path, unsafe=unsafe)), strict=False,
                                 source=str(path))
     logger.info(f'loaded weights from {path}')
@@ -286,7 +283,7 @@ def apply_runtime_keys(cfg, logger: logging.Logger, dev: torch.device, distribut
     torch.backends.cudnn.benchmark = bool(benchmark)
     if cfg.get('opencv_num_threads') is not None:
         try:
-            import cv2
+            import cv2  # optional dependency
             cv2.setNumThreads(int(cfg['opencv_num_threads']))
         except ImportError:
             pass  # imgcls decodes without OpenCV: nothing to limit
