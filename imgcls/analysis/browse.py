@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from ..data import build_dataset, move_normalize_to_model
 from ..errors import ConfigError, DataError
@@ -58,8 +60,6 @@ def browse_dataset(cfg, out: str | os.PathLike, split: str = 'train', num: int =
     and each is augmented with its own fixed seed, so the same call draws the same grid.
     Returns the dataset indices shown.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     if not isinstance(num, int) or num < 1:
         raise ConfigError(f'--num must be a positive int, got {num!r}')

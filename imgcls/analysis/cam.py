@@ -7,6 +7,7 @@ weighted by its spatially averaged gradient ``w_c = mean(dy/dA_c)``; the map is
 
 from __future__ import annotations
 
+import difflib
 import math
 import warnings
 from dataclasses import dataclass
@@ -16,10 +17,12 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from matplotlib import colormaps
 
 from ..apis.export import classifier_logits
 from ..data.pipelines.compose import Compose
 from ..errors import ConfigError, DataError
+from .log_curves import new_figure, save_figure
 
 
 @dataclass
@@ -63,7 +66,6 @@ def find_layer(model: nn.Module, name: str) -> nn.Module:
     """The submodule called ``name``; a wrong name lists close ones."""
     modules = dict(model.named_modules())
     if name not in modules:
-        import difflib
         close = difflib.get_close_matches(name, [n for n in modules if n], n=5, cutoff=0.5)
         raise ConfigError(f'--target-layer {name!r} is not a module of the model; close names: '
                           f'{", ".join(close) or "(none)"} (the names are those of model.named_modules())')
@@ -130,7 +132,6 @@ def grad_cam(model: nn.Module, img: torch.Tensor, target_layer: str | None = Non
 
 def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     """Blend a jet-coloured ``cam`` (H, W) over a uint8 image (H, W, 3 or 1); returns uint8 (H, W, 3)."""
-    from matplotlib import colormaps
     if image.ndim == 2 or image.shape[2] == 1:
         image = np.repeat(image.reshape(image.shape[0], image.shape[1], 1), 3, axis=2)
     heat = colormaps['jet'](np.clip(cam, 0, 1))[..., :3] * 255
@@ -140,7 +141,6 @@ def overlay(image: np.ndarray, cam: np.ndarray, alpha: float = 0.5) -> np.ndarra
 def save_cam_figure(image: np.ndarray, result: CamResult, out: str | Path, class_name: str | None = None,
                     min_size: int = 256) -> None:
     """The image and its Grad-CAM overlay side by side, as a PNG written atomically."""
-    from .log_curves import new_figure, save_figure
     blended = overlay(image, result.cam)
     h, w = blended.shape[:2]
     scale = max(1.0, min_size / min(h, w))  # tiny inputs (32x32) are enlarged for viewing

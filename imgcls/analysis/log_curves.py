@@ -9,6 +9,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
 from ..errors import ConfigError, DataError
 from ..fileio import atomic_write_bytes
 
@@ -99,7 +103,6 @@ def plot_curves(logs: list[str | Path], keys: list[str], out: str | Path, legend
         available = sorted({f'{k}' for r in runs for m in X_KEY for k in r.keys(m)})
         raise ConfigError(f'--keys {", ".join(missing)}: not in any of the logs; the logs have: '
                           f'{", ".join(available) or "(no numeric values)"}')
-    from matplotlib.ticker import MaxNLocator
     fig = new_figure((8, 3.2 * len(panels)))
     axes = fig.subplots(len(panels), 1, squeeze=False)
     for ax, (key, mode) in zip(axes[:, 0], panels):
@@ -126,8 +129,6 @@ def plot_curves(logs: list[str | Path], keys: list[str], out: str | Path, legend
 
 def new_figure(figsize: tuple[float, float]):
     """A matplotlib Figure on the Agg canvas, without pyplot (no global backend or figure state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)
     return fig

@@ -6,6 +6,7 @@ counters advance exactly as the engine's runner advances them, so the plot is wh
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from ..apis import prepare_config
 from ..data import build_dataset
 from ..engine.hooks import build_lr_updater
 from ..errors import ConfigError, ImgclsError
+from .log_curves import new_figure, save_figure
 
 
 class _Optimizer:
@@ -78,7 +80,6 @@ def _runner_limits(cfg) -> tuple[bool, int | None, int | None]:
 
 def iters_per_epoch_from_data(cfg) -> int:
     """len(train dataset) / samples_per_gpu (rounded as the loader does), for one process."""
-    import copy
 
     data = (cfg.get('data') or {})
     if 'train' not in data or not isinstance(data.get('samples_per_gpu'), int):
@@ -134,7 +135,6 @@ def simulate_lr(cfg, iters_per_epoch: int | None = None) -> LrSchedule:
 
 def plot_lr(schedule: LrSchedule, out: str | Path, title: str | None = None) -> None:
     """Plot the lr per iteration (epoch boundaries on a second axis) to a PNG, atomically."""
-    from .log_curves import new_figure, save_figure
     fig = new_figure((8, 4))
     ax = fig.subplots()
     # x = iterations done before this one, so epoch e starts at x = e * iters_per_epoch

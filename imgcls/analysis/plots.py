@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from ..errors import ConfigError
 from ..evaluation import confusion_matrix
@@ -25,8 +27,6 @@ _MAX_CELL_TEXT = 30  # beyond this many classes the counts would not fit in the 
 
 
 def _new_figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
     fig = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)
     return fig

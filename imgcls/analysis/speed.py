@@ -14,6 +14,13 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..apis import build_model, prepare_config
+from ..apis.model import prepare_for_inference
+from ..apis.train import resolve_device
+from ..data import build_dataloader, build_dataset
+from ..engine import build_optimizer, choose_speed_settings
+from ..engine.precision import apply_channels_last_guard, configure_cudnn
+from ..engine.step import StepForward, TrainStep
 from ..errors import ConfigError
 
 
@@ -92,7 +99,6 @@ def _num_classes(cfg) -> int:
 
 def _train_step_fn(model, optimizer, speed, batch):
     """The engine's own training step (forward, loss, backward, optimizer step, loss scaling) on ``batch``."""
-    from ..engine.step import StepForward, TrainStep
     forward = StepForward(model)
     step = TrainStep(torch.compile(forward) if speed.compile else forward, optimizer, speed)
     return lambda: step(batch)
@@ -112,10 +118,6 @@ def setup(cfg, batch_size: int, shape: tuple[int, int, int], device: str | None 
     """The model, speed settings and synthetic batch :func:`benchmark` times; returns ``(cfg, speed, model,
     batch)`` with ``cfg`` prepared. None settings come from the config (or 'auto'); ``train`` applies the CPU
     channels_last guard training applies, so the numbers match a real run."""
-    from ..apis import build_model, prepare_config
-    from ..apis.train import resolve_device
-    from ..engine import choose_speed_settings
-    from ..engine.precision import apply_channels_last_guard, configure_cudnn
     cfg = copy.deepcopy(cfg)
     prepare_config(cfg)
     dev = resolve_device(device or cfg.get('device'))
@@ -141,8 +143,6 @@ def make_step(mode: str, cfg, speed, model, batch):
 
     Inference runs on a copy set up as ``init_model`` / ``imgcls test`` set it up (BatchNorms folded), so
     ``model`` stays trainable."""
-    from ..apis.model import prepare_for_inference
-    from ..engine import build_optimizer
     if mode == 'inference':
         return _inference_fn(prepare_for_inference(copy.deepcopy(model), cfg, speed), speed, batch)
     if mode == 'train':
@@ -184,7 +184,6 @@ def benchmark(cfg, batch_size: int = 32, shape: tuple[int, int, int] = (3, 224, 
 def loader_throughput(cfg, batches: int, batch_size: int) -> float:
     """Images/s the config's training loader delivers (``data.train``, its workers, pinned memory when
     CUDA is there), timed over ``batches`` batches after the first (worker start-up is not counted)."""
-    from ..data import build_dataloader, build_dataset
     if not isinstance(batches, int) or batches < 1:
         raise ConfigError(f'--data must be a number of batches >= 1, got {batches!r}')
     if 'train' not in (cfg.get('data') or {}):
