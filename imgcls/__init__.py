@@ -30,15 +30,15 @@ __version__ = '0.1.0'
 from .config import Config, ConfigDict  # noqa: E402
 from .errors import ImgclsError  # noqa: E402
 
-__all__ = ['Config', 'ConfigDict', 'ImgclsError', '__version__']
-
-_HUB_EXPORTS = {'list_models': 'index', 'get_model': 'api'}
-__all__ += list(_HUB_EXPORTS)
+__all__ = ['Config', 'ConfigDict', 'ImgclsError', '__version__', 'list_models', 'get_model']
 
 
 def __getattr__(name: str):
     """``imgcls.list_models`` / ``imgcls.get_model``, imported on first use: ``import imgcls`` stays light."""
-    if name in _HUB_EXPORTS:
-        import importlib
-        return getattr(importlib.import_module(f'.hub.{_HUB_EXPORTS[name]}', __name__), name)
+    if name == 'list_models':
+        from .hub.index import list_models  # the top layer, on first use: keeps `import imgcls` light
+        return list_models
+    if name == 'get_model':
+        from .hub.api import get_model  # the top layer, on first use: keeps `import imgcls` light
+        return get_model
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

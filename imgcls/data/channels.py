@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..registry import all_registries
+from .pipelines.loading import LoadImageFromFile
 from .registries import DATASETS, PIPELINES
 
 __all__ = ['image_channels', 'model_in_channels', 'check_channels']
@@ -26,7 +27,7 @@ def image_channels(ds: Any, where: str) -> tuple[int | None, str]:
             return image_channels(ds[key], f'{where}.{key}')
     for i, step in enumerate(ds.get('pipeline') or ()):
         cls = PIPELINES.get(step.get('type')) if isinstance(step, Mapping) else type(step)
-        if isinstance(cls, type) and cls.__name__ == 'LoadImageFromFile':
+        if isinstance(cls, type) and issubclass(cls, LoadImageFromFile):
             kind = step.get('color_type', 'color') if isinstance(step, Mapping) else step.color_type
             return _COLOR_CHANNELS.get(kind), f"{where}.pipeline.{i}.color_type={kind!r}"
     cls = DATASETS.get(ds.get('type')) if isinstance(ds.get('type'), str) else None

@@ -21,12 +21,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.request import urlopen
 
 import numpy as np
 import torch
+from torchvision.io import encode_png
 
 from ..errors import ConfigError, DataError
 from ..fileio import atomic_write_text
+from .pack_parquet import write_parquet_shards
+from .pipelines.loading import read_image_file
 
 __all__ = ['RawSample', 'raw_samples', 'pack_dataset', 'read_index', 'write_wds_shards', 'INDEX_NAME', 'FORMATS']
 
@@ -63,9 +68,7 @@ def extension_of(data: bytes, filename: str) -> str:
 
 def raw_samples(dataset) -> Iterator[RawSample]:
     """The stored samples of an imgcls dataset (a BaseDataset with ``data_infos``), in order."""
-    from torchvision.io import encode_png
 
-    from .pipelines.loading import read_image_file
 
     infos = getattr(dataset, 'data_infos', None)
     if infos is None:
@@ -98,7 +101,7 @@ def write_wds_shards(samples: Iterable[RawSample], out_dir: Path, shard_size: in
                      classes: Sequence[str] = ()) -> list[dict]:
     """WebDataset tar shards ``{prefix}-000000.tar`` ... with ``key.<ext>`` and ``key.cls`` (the class
     index as text); returns ``[{name, count, labels}]``."""
-    from webdataset import TarWriter
+    from webdataset import TarWriter  # optional dependency (imgcls[wds])
 
     shards: list[dict] = []
     writer, count = None, 0
@@ -121,7 +124,6 @@ def write_wds_shards(samples: Iterable[RawSample], out_dir: Path, shard_size: in
 
 def _writer(fmt: str) -> Callable[..., list[dict]]:
     if fmt == 'parquet':
-        from .pack_parquet import write_parquet_shards
         return write_parquet_shards
     return write_wds_shards
 
@@ -182,8 +184,6 @@ def read_index(location: str, opener: Callable[[str], Any] | None = None) -> dic
         url = location.rstrip('/') + '/' + INDEX_NAME
     try:
         if '://' in url and not url.startswith('file://'):
-            from urllib.error import HTTPError, URLError
-            from urllib.request import urlopen
             try:
                 with urlopen(url, timeout=60) as fh:
                     text = fh.read().decode()

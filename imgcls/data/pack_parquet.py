@@ -14,16 +14,19 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import DataError
-from .pack import RawSample
+
+if TYPE_CHECKING:  # pack imports this module for its parquet writer; RawSample is only an annotation here
+    from .pack import RawSample
 
 __all__ = ['write_parquet_shards', 'parquet_features']
 
 
 def parquet_features(classes: Sequence[str] = ()):
     """The ``datasets.Features`` of a packed shard: ``image`` (bytes and path, not decoded) and ``label``."""
-    import datasets
+    import datasets  # optional dependency (imgcls[hf])
 
     label = datasets.ClassLabel(names=[str(c) for c in classes]) if classes else datasets.Value('int64')
     return datasets.Features({'image': datasets.Image(), 'label': label})
@@ -32,7 +35,7 @@ def parquet_features(classes: Sequence[str] = ()):
 @contextlib.contextmanager
 def _quiet_progress() -> Iterator[None]:
     """No progress bar per shard from ``datasets`` (a pack of many shards would print hundreds)."""
-    import datasets
+    import datasets  # optional dependency (imgcls[hf])
 
     was_disabled = datasets.utils.are_progress_bars_disabled()
     datasets.utils.disable_progress_bars()
@@ -48,8 +51,8 @@ def write_parquet_shards(samples: Iterable[RawSample], out_dir: Path, shard_size
     """Parquet shards ``{prefix}-000000.parquet`` ... of ``shard_size`` samples with the columns ``image``
     (a ``datasets.Image``: the stored bytes and the original file name) and ``label`` (a ``ClassLabel`` of
     ``classes``, or int64 without them); returns ``[{name, count}]``."""
-    import datasets
-    import pyarrow as pa
+    import datasets  # optional dependency (imgcls[hf])
+    import pyarrow as pa  # optional dependency (comes with datasets)
 
     features = parquet_features(classes)
     shards: list[dict] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import os
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -67,7 +68,6 @@ def _attempt_store() -> dict:
     attempt = int(os.environ.get('TORCHELASTIC_RESTART_COUNT', 0))
     if attempt == 0 or 'MASTER_ADDR' not in os.environ:
         return {}
-    from datetime import timedelta
     rank, world = int(os.environ['RANK']), int(os.environ['WORLD_SIZE'])
     agent_hosts = os.environ.get('TORCHELASTIC_USE_AGENT_STORE') == 'True'
     store = dist.TCPStore(os.environ['MASTER_ADDR'], int(os.environ['MASTER_PORT']), world,

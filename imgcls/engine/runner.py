@@ -28,8 +28,9 @@ from .checkpoint import (
     set_rng_state,
     unwrap_model,
 )
-from .dist import get_world_size
+from .dist import get_world_size, is_main_process
 from .hooks import EMAHook, Hook, LogBuffer, LoggerHook, OptimizerHook, get_priority
+from .hooks.checkpoint_hook import link_latest
 from .log import FILE_ONLY
 from .precision import SpeedSettings
 from .step import TrainStep, accumulation_group
@@ -223,8 +224,6 @@ class EpochBasedRunner:
 
     def _stop_now(self) -> None:
         """Save ``latest.pth`` at the current position (mid-epoch) and raise TrainingInterrupted."""
-        from .dist import is_main_process
-        from .hooks.checkpoint_hook import link_latest
         path = self.work_dir / f'interrupted_iter_{self.iter}.pth'
         if is_main_process():
             ckpt = self.checkpoint_dict(self.epoch, self.iter)

@@ -8,6 +8,7 @@ present has recall 0, and ``'macro'`` averages over all ``C`` classes.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from numbers import Number
 
@@ -229,7 +230,6 @@ def evaluate_single_label(results, gt_labels, metric: str | Sequence[str] = 'acc
     metrics = [metric] if isinstance(metric, str) else list(metric)
     unknown = [m for m in metrics if m not in SINGLE_LABEL_METRICS]
     if unknown or not metrics:
-        import difflib
         close = difflib.get_close_matches(str(unknown[0]), SINGLE_LABEL_METRICS, n=1) if unknown else []
         hint = f' (did you mean {close[0]!r}?)' if close else ''
         raise ConfigError(f'evaluate: metric {unknown[0] if unknown else metrics!r} is not supported for '

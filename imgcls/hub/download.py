@@ -112,7 +112,7 @@ def download_url(url: str, progress: bool = True, check_hash: bool = True) -> Pa
 def _one_downloader(target: Path) -> Iterator[None]:
     """Hold a lock on ``target``'s download, so processes sharing the cache fetch a file once, not once each."""
     try:
-        import fcntl
+        import fcntl  # POSIX only
     except ImportError:  # no flock (Windows): concurrent downloads stay correct, each renames a complete file
         yield
         return

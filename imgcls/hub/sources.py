@@ -52,9 +52,9 @@ def _converted(ckpt: dict, library: str, source: str) -> dict:
 def _timm_file(repo_id: str) -> Path:
     """The weights file of a timm model on the Hugging Face hub (safetensors when it has one)."""
     try:
-        import huggingface_hub
-        from huggingface_hub import constants as hf_constants
-        from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError
+        import huggingface_hub  # optional dependency (imgcls[hub])
+        from huggingface_hub import constants as hf_constants  # optional dependency
+        from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError  # optional
     except ImportError as e:  # an optional extra: only timm/ references need it
         raise CheckpointError(f'{repo_id}: loading timm weights from the Hugging Face hub needs huggingface_hub: '
                               'pip install "imgcls[hub]" (or pip install huggingface_hub).') from e

@@ -19,6 +19,8 @@ import shutil
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from urllib.error import HTTPError, URLError
+from urllib.request import Request, urlopen
 
 import numpy as np
 
@@ -39,7 +41,7 @@ _FILE_BUILDERS = {'.parquet': 'parquet', '.arrow': 'arrow'}
 
 def _require_datasets():
     try:
-        import datasets
+        import datasets  # optional dependency (imgcls[hf])
     except ImportError:
         raise ConfigError('HFDataset needs the datasets library: pip install "imgcls[hf]"') from None
     return datasets
@@ -267,7 +269,7 @@ class HFDataset(BaseDataset):
                 raise ConfigError(f'HFDataset: {self._where()} has no column {value!r} ({key}); its columns: '
                                   f'{columns}. Set {key}= to one of them')
         feature = table.features[self.image_key]
-        if not (isinstance(feature, datasets.Image) or _is_bytes_or_path(feature)
+        if not (isinstance(feature, datasets.Image) or _is_bytes_or_path(datasets, feature)
                 or (isinstance(feature, dict) and 'bytes' in feature)):
             raise ConfigError(f'HFDataset: column {self.image_key!r} (image_key) of {self._where()} holds {feature}, '
                               'not images: use a datasets.Image column, encoded image bytes or file paths')
@@ -405,16 +407,14 @@ class HFDataset(BaseDataset):
                 f'split={self._split_name!r})')
 
 
-def _is_bytes_or_path(feature) -> bool:
-    dtype = getattr(feature, 'dtype', None)
-    return type(feature).__name__ == 'Value' and dtype in ('binary', 'large_binary', 'string', 'large_string')
+def _is_bytes_or_path(datasets, feature) -> bool:
+    """Whether a column of ``datasets`` (the imported, optional module) holds encoded bytes or file paths."""
+    return isinstance(feature, datasets.Value) and feature.dtype in ('binary', 'large_binary', 'string', 'large_string')
 
 
 def _download(url: str, dest: Path) -> Path:
     """``dest``, downloaded from ``url`` unless the copy there is current (the server answers 304 to the
     ETag / Last-Modified it gave); written atomically. Offline, an existing copy is used with a warning."""
-    from urllib.error import HTTPError, URLError
-    from urllib.request import Request, urlopen
 
     meta_path = dest.with_name(dest.name + '.http.json')
     headers = {}

@@ -18,7 +18,7 @@ NUM_CLASSES = 196
 
 def _loadmat(path: str) -> dict:
     try:
-        import scipy.io  # imported here: scipy (a scikit-learn dependency) is slow to import and rarely needed
+        import scipy.io  # treated as optional: only StanfordCars reads MATLAB files
     except ImportError:
         raise DataError('StanfordCars reads MATLAB files with scipy: pip install scipy') from None
     try:

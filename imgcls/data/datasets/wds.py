@@ -26,6 +26,7 @@ Shards without one are read through once at the start to count them.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections import deque
@@ -57,7 +58,7 @@ IMAGE_EXTENSIONS = ('jpg', 'jpeg', 'png', 'webp', 'bmp', 'tif', 'tiff', 'ppm', '
 
 def require_webdataset():
     try:
-        import webdataset
+        import webdataset  # optional dependency (imgcls[wds])
     except ImportError:
         raise ConfigError('WebDataset needs the webdataset library: pip install "imgcls[wds]"') from None
     return webdataset
@@ -195,7 +196,7 @@ class WebDataset(IterableDataset):
 
     # ---- where the samples are ------------------------------------------------------------------------------
     def _resolve(self, urls) -> tuple[list[Shard], np.ndarray | None, list | None]:
-        from webdataset.shardlists import expand_urls
+        from webdataset.shardlists import expand_urls  # optional dependency (imgcls[wds])
         if isinstance(urls, (str, os.PathLike)):
             text = os.path.expanduser(str(urls))
             is_folder = os.path.isdir(text) or (text.endswith('/') and _is_remote(text))
@@ -259,7 +260,7 @@ class WebDataset(IterableDataset):
 
     @staticmethod
     def _open(url: str):
-        from webdataset.gopen import gopen
+        from webdataset.gopen import gopen  # optional dependency (imgcls[wds])
         local = not _is_remote(url)
         if local and not os.path.isfile(url[7:] if url.startswith('file://') else url):
             raise DataError(f'WebDataset: shard {url} does not exist')
@@ -273,7 +274,7 @@ class WebDataset(IterableDataset):
                     stream=None) -> Iterator[tuple[str, dict]]:
         """``(key, {extension: bytes})`` of samples ``start`` to ``stop`` of one shard, in stored order
         (from ``stream`` when the shard is already open)."""
-        from webdataset.tariterators import group_by_keys
+        from webdataset.tariterators import group_by_keys  # optional dependency (imgcls[wds])
         if stream is None:
             stream = self._open(url)
         done = False
@@ -301,7 +302,6 @@ class WebDataset(IterableDataset):
                     raise DataError(f'WebDataset: cannot read shard {url}: {e}') from None
 
     def _label_of(self, url: str, key: str, sample: dict) -> int:
-        import json
         where = f'WebDataset shard {url}, sample {key!r}'
         order = [self.label_key] if self.label_key else ['cls', 'json']
         for ext in order:

@@ -13,7 +13,7 @@ __all__ = ['Albu']
 
 def _albumentations():
     try:
-        import albumentations
+        import albumentations  # optional dependency (imgcls[albu])
     except ImportError:
         raise ConfigError('pipeline step Albu needs the albumentations library: pip install "imgcls[albu]" '
                           '(or pip install albumentations)') from None

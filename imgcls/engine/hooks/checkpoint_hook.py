@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from ..dist import is_main_process
@@ -18,7 +19,6 @@ def link_latest(src: Path, dst: Path) -> None:
         try:
             os.link(src, tmp)
         except OSError:
-            import shutil
             shutil.copyfile(src, tmp)
         os.replace(tmp, dst)
     finally:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from ...errors import ConfigError, DataError
 from ..dist import get_world_size, is_distributed, is_main_process
@@ -59,7 +62,6 @@ def _streamed_in_order(scores: torch.Tensor, indices: torch.Tensor, dataset_len:
     if len(indices) != len(scores):
         raise DataError(f'evaluation: the loader gave {len(scores)} rows where the dataset planned {len(indices)}')
     if is_distributed():
-        import torch.distributed as dist
         parts = [torch.zeros_like(scores) for _ in range(get_world_size())]
         dist.all_gather(parts, scores.contiguous())
         where = [torch.zeros_like(indices) for _ in range(get_world_size())]
@@ -82,7 +84,6 @@ def gather_in_order(scores: torch.Tensor, dataset_len: int | None) -> torch.Tens
     and rank r takes positions r, r+W, r+2W, ...; so interleaving the ranks' rows restores positions
     0, 1, 2, ... and the first N rows are the dataset, each image once.
     """
-    import torch.distributed as dist
     world = get_world_size()
     # every rank holds the same number of rows (the sampler pads); check it, as all_gather needs it
     size = torch.tensor([scores.shape[0]], device=scores.device)
@@ -105,10 +106,7 @@ def gather_in_order(scores: torch.Tensor, dataset_len: int | None) -> torch.Tens
 
 def _check_eval_kwargs(dataset, kwargs: dict) -> None:
     """Report a misspelt ``evaluation`` key now, not after the first epoch."""
-    import difflib
-    import inspect
 
-    from ...errors import ConfigError
     try:
         params = inspect.signature(dataset.evaluate).parameters
     except (TypeError, ValueError):

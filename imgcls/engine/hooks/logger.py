@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import torch
+from tqdm import tqdm
 
 from ..dist import all_reduce_mean, is_main_process
 from .hook import HOOKS, Hook
@@ -125,7 +126,6 @@ class TextLoggerHook(LoggerHook):
             return
         use_bar = sys.stderr.isatty() if self.bar_enabled is None else self.bar_enabled
         if use_bar:
-            from tqdm import tqdm
             self.bar = tqdm(total=runner.iters_per_epoch, desc=f'epoch {runner.epoch + 1}/{runner.max_epochs}',
                             unit='it', leave=False, dynamic_ncols=True, file=sys.stderr)
         self.epoch_start = time.perf_counter()

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ...errors import ConfigError
+from ..checkpoint import unwrap_model
 from ..dist import is_main_process
 from .hook import HOOKS
 from .logger import LoggerHook
@@ -45,7 +46,7 @@ class TensorboardLoggerHook(LoggerHook):
         if not is_main_process():
             return
         import_tracker('tensorboard', 'TensorboardLoggerHook', 'tensorboard')
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # optional dependency (imgcls[tensorboard])
         self.writer = SummaryWriter(self.log_dir or str(Path(runner.work_dir) / 'tensorboard'))
 
     def write(self, runner, record: dict) -> None:
@@ -138,7 +139,6 @@ class MlflowLoggerHook(LoggerHook):
         if self.mlflow is None:
             return
         if self.log_model:
-            from ..checkpoint import unwrap_model
             import_tracker('mlflow.pytorch', 'MlflowLoggerHook', 'mlflow').log_model(unwrap_model(runner.model),
                                                                                       'models')
         self.mlflow.end_run()

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import torch
 import torch.nn as nn
 
+from ...config import Config
 from ...errors import ConfigError
 from ..builder import CLASSIFIERS, build_classifier
 from ..layers import read_state_dict
@@ -26,7 +27,6 @@ def _build_teacher(teacher: Mapping) -> nn.Module:
         raise ConfigError(f'model.teacher has unknown key(s) {", ".join(unknown)}; '
                           'the keys are config (or model) and checkpoint')
     if 'config' in teacher:
-        from ...config import Config
         model_cfg = Config.fromfile(teacher['config']).model.to_dict()
     else:
         model_cfg = dict(teacher['model'])

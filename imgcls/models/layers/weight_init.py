@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import torch.nn as nn
 
 from ...errors import ConfigError
+from .pretrained import load_pretrained
 
 _DISTRIBUTIONS = ('uniform', 'normal')
 
@@ -113,7 +114,6 @@ def _apply_one(module: nn.Module, cfg: dict, whole_module: bool) -> None:
     """Initialize the submodules that ``cfg['layer']`` names (every one if ``whole_module``)."""
     init_type = cfg['type']
     if init_type == 'Pretrained':
-        from .pretrained import load_pretrained  # a checkpoint, not an initializer
         load_pretrained(module, cfg.get('checkpoint'), prefix=cfg.get('prefix'),
                         map_location=cfg.get('map_location', 'cpu'))
         return

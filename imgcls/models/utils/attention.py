@@ -19,7 +19,7 @@ def _counting() -> bool:
     """Whether a dispatch mode (torch's FlopCounterMode, for one) is watching: it sees the fused CPU kernel as
     zero operations, so the explicit matmuls run then."""
     try:
-        from torch.utils._python_dispatch import _get_current_dispatch_mode
+        from torch.utils._python_dispatch import _get_current_dispatch_mode  # private torch API: may be missing
     except ImportError:  # a torch without it: count correctly rather than fast
         return True
     return _get_current_dispatch_mode() is not None
