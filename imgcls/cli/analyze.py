@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import ConfigError
 from .analyze_tools import TOOLS
 from .common import add_cfg_options, load_config
 
@@ -32,7 +33,7 @@ SHAPE_HELP = ("input H W (or C H W); default: the size the config's test pipelin
 
 def input_shape(cfg, shape: list[int] | None) -> tuple[int, int, int]:
     """(C, H, W) from ``--shape``, else from the config's test pipeline and backbone."""
-    from ..apis.inference import pipeline_input_size
+    from ..apis.inference import pipeline_input_size  # keeps imgcls --help fast
     backbone = cfg.model.get('backbone', {}) or {}
     channels = backbone.get('in_channels', 3)
     if shape is None:
@@ -48,13 +49,12 @@ def input_shape(cfg, shape: list[int] | None) -> tuple[int, int, int]:
         return (channels, *shape)
     if len(shape) == 3:
         return tuple(shape)
-    from ..errors import ConfigError
     raise ConfigError(f'--shape takes H W (or C H W), got {shape}')
 
 
 def run_complexity(args: argparse.Namespace) -> int:
-    from ..analysis.complexity import get_complexity
-    from ..apis import build_model, prepare_config
+    from ..analysis.complexity import get_complexity  # keeps imgcls --help fast
+    from ..apis import build_model, prepare_config  # keeps imgcls --help fast
     cfg = load_config(args.config, args.cfg_options)
     prepare_config(cfg)
     model = build_model(cfg, init=False)

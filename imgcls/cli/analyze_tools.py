@@ -18,7 +18,7 @@ def add_logs_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_logs(args: argparse.Namespace) -> int:
-    from ..analysis.log_curves import plot_curves
+    from ..analysis.log_curves import plot_curves  # keeps imgcls --help fast
     panels = plot_curves(args.logs, args.keys, args.out, legends=args.legend, title=args.title)
     print(f'plotted {", ".join(f"{k} ({m})" for k, m in panels)} of {len(args.logs)} run(s) to {args.out}')
     return 0
@@ -34,7 +34,7 @@ def add_lr_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run_lr(args: argparse.Namespace) -> int:
-    from ..analysis.lr_schedule import plot_lr, simulate_lr
+    from ..analysis.lr_schedule import plot_lr, simulate_lr  # keeps imgcls --help fast
     cfg = load_config(args.config, args.cfg_options)
     schedule = simulate_lr(cfg, args.iters_per_epoch)
     plot_lr(schedule, args.out, title=args.title)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from .analyze import input_shape
 from .common import add_cfg_options, load_config
 
 
@@ -37,8 +38,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis.speed import benchmark
-    from .analyze import input_shape
+    from ..analysis.speed import benchmark  # keeps imgcls --help fast
     cfg = load_config(args.config, args.cfg_options)
     amp = None if args.amp is None else ('auto' if args.amp else 'fp32')
     result = benchmark(cfg, batch_size=args.batch_size, shape=input_shape(cfg, args.shape), device=args.device,

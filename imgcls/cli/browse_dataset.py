@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..analysis.browse import browse_dataset
+    from ..analysis.browse import browse_dataset  # keeps imgcls --help fast
     cfg = load_config(args.config, args.cfg_options)
     shown = browse_dataset(cfg, args.out, split=args.split, num=args.num, seed=args.seed)
     print(f'wrote {args.out}: {len(shown)} images of data.{args.split}')

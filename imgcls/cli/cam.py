@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 
 from .common import add_cfg_options, load_config
 
@@ -26,12 +27,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import copy
 
-    from ..analysis.cam import grad_cam, load_image_for_model, save_cam_figure
-    from ..apis import load_trained_model, prepare_config
-    from ..apis.export import model_in_channels
-    from ..apis.train import resolve_device
+    from ..analysis.cam import grad_cam, load_image_for_model, save_cam_figure  # keeps imgcls --help fast
+    from ..apis import load_trained_model, prepare_config  # keeps imgcls --help fast
+    from ..apis.export import model_in_channels  # keeps imgcls --help fast
+    from ..apis.train import resolve_device  # keeps imgcls --help fast
     cfg = copy.deepcopy(load_config(args.config, args.cfg_options))
     prepare_config(cfg)
     model, meta = load_trained_model(cfg, args.checkpoint, resolve_device(args.device or 'cpu'), args.unsafe_load)

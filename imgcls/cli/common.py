@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 from pathlib import Path
 
+from ..config import Config, parse_cfg_options
 from ..config.shipped import configs_dir, shipped_configs
 from ..errors import ConfigError
 
@@ -39,7 +41,6 @@ def resolve_config(path: str) -> str:
     if len(matches) > 1:
         names = ', '.join(str(p.relative_to(root).with_suffix('')) for p in matches)
         raise ConfigError(f'config name {path} matches {len(matches)} shipped configs ({names}): name one of them')
-    import difflib
     raise _missing(path, difflib.get_close_matches(Path(name).name, [p.stem for p in configs], 3))
 
 
@@ -53,7 +54,6 @@ def _missing(path: str, close: list[str]) -> ConfigError:
 
 def load_config(path: str, cfg_options: list[str] | None = None):
     """Load a config file (or a shipped config by name) and apply ``--cfg-options``."""
-    from ..config import Config, parse_cfg_options
     cfg = Config.fromfile(resolve_config(path))
     if cfg_options:
         cfg.merge_from_dict(parse_cfg_options(cfg_options))

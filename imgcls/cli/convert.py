@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import ConfigError
+from .common import load_config
+
 
 def add_parser(sub) -> None:
-    from ..convert import SOURCES
+    from ..convert import SOURCES  # in add_parser, so --help pays it (torch): kept out of `import imgcls.cli`
     p = sub.add_parser('convert', help="map another library's checkpoint onto imgcls's key names")
     p.add_argument('src', help='checkpoint file of the other library (.pth/.pt/.bin/.safetensors)')
     p.add_argument('dst', help='imgcls checkpoint to write (.pth, or .safetensors for released weights)')
@@ -21,14 +24,12 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..convert import convert_checkpoint
-    from ..errors import ConfigError
+    from ..convert import convert_checkpoint  # keeps imgcls --help fast
     if (args.reparam is None) == (args.source is None):
         raise ConfigError('imgcls convert needs exactly one of --from SOURCE (another library\'s checkpoint) '
                           'and --reparam CONFIG (a trained RepVGG/RepMLPNet checkpoint to re-parameterize)')
     if args.reparam is not None:
-        from ..apis.reparam import reparameterize_checkpoint
-        from .common import load_config
+        from ..apis.reparam import reparameterize_checkpoint  # keeps imgcls --help fast
         diff = reparameterize_checkpoint(load_config(args.reparam), args.src, args.dst, unsafe_load=args.unsafe_load)
         print(f'wrote the deploy form of {args.src} to {args.dst} (largest logit difference {diff:.2g}); '
               'load it with model.backbone.deploy=True')

@@ -34,8 +34,8 @@ def add_parser(sub) -> None:
 
 
 def run_pack(args: argparse.Namespace) -> int:
-    from ..data import build_dataset
-    from ..data.pack import pack_dataset
+    from ..data import build_dataset  # keeps imgcls --help fast
+    from ..data.pack import pack_dataset  # keeps imgcls --help fast
     if os.path.isdir(args.source):
         dataset = build_dataset(dict(type='CustomDataset', data_prefix=args.source, pipeline=[]))
         what = f'the folder {args.source}'

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import copy
+import warnings
 
-from .analyze import SHAPE_HELP
+from .analyze import SHAPE_HELP, input_shape
 from .common import add_cfg_options, load_config
 
 
@@ -40,15 +42,12 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import copy
-    import warnings
 
-    from ..apis import load_trained_model, prepare_config
-    from ..apis.export import export_model, model_in_channels
-    from .analyze import input_shape
+    from ..apis import load_trained_model, prepare_config  # keeps imgcls --help fast
+    from ..apis.export import export_model, model_in_channels  # keeps imgcls --help fast
     fmt = args.fmt or ('torchscript' if args.out.lower().endswith(('.pt', '.ts', '.torchscript')) else 'onnx')
     if fmt == 'onnx':  # fail before loading anything when the optional packages are missing
-        from ..apis.export import require_export_packages
+        from ..apis.export import require_export_packages  # keeps imgcls --help fast
         require_export_packages(args.verify)
     cfg = copy.deepcopy(load_config(args.config, args.cfg_options))
     prepare_config(cfg)

@@ -65,7 +65,7 @@ def _table(paths: list[str], results: list[dict], topk: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Predict every readable image; unreadable ones are reported on stderr and make the exit status 1."""
-    from ..apis import inference_model, init_model
+    from ..apis import inference_model, init_model  # keeps imgcls --help fast
     paths = expand_inputs(args.inputs)
     model = init_model(resolve_config(args.config), args.checkpoint, device=args.device,
                        cfg_options=args.cfg_options or None, unsafe_load=args.unsafe_load)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import os
 import sys
 
 from .. import __version__
+from ..errors import ImgclsError
 
 SIGPIPE = 13  # the exit status of a process killed by a closed pipe is 128 + 13
 
@@ -17,7 +19,6 @@ COMMAND_MODULES = ('train', 'test', 'infer', 'export', 'analyze', 'benchmark', '
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
     parser = argparse.ArgumentParser(
         prog='imgcls', description='imgcls: train, evaluate and ship image classifiers from config files.')
     parser.add_argument('--version', action='version', version=f'imgcls {__version__}')
@@ -59,14 +60,13 @@ def _silence_stdout() -> None:
 
 
 def _main(argv: list[str] | None) -> int:
-    from ..errors import ImgclsError
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, 'command', None):
         parser.print_help()
         return 2
     debug = getattr(args, 'debug', False) or os.environ.get('IMGCLS_DEBUG') == '1'
-    from ..engine.runner import TrainingInterrupted
+    from ..engine.runner import TrainingInterrupted  # keeps imgcls --help fast
     try:
         return args.func(args) or 0
     except TrainingInterrupted as e:

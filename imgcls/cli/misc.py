@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..registry import all_registries
 from .common import add_cfg_options, configs_dir, load_config, shipped_configs
 
 LISTABLE = ('backbones', 'necks', 'heads', 'losses', 'classifiers', 'datasets', 'pipelines', 'hooks',
@@ -29,11 +30,10 @@ def run_config(args: argparse.Namespace) -> int:
 
 
 def registered(what: str) -> list[str]:
-    import imgcls.data  # noqa: F401  (registers datasets and pipelines)
-    import imgcls.engine  # noqa: F401
-    import imgcls.models  # noqa: F401
+    import imgcls.data  # noqa: F401  (registers datasets and pipelines; lazy: keeps imgcls --help fast)
+    import imgcls.engine  # noqa: F401  (registers hooks and optimizers; lazy: keeps imgcls --help fast)
+    import imgcls.models  # noqa: F401  (registers the model parts; lazy: keeps imgcls --help fast)
 
-    from ..registry import all_registries
     name = {'backbones': 'backbone', 'necks': 'neck', 'heads': 'head', 'losses': 'loss',
             'classifiers': 'classifier', 'datasets': 'dataset', 'pipelines': 'pipeline', 'hooks': 'hook',
             'optimizers': 'optimizer'}[what]
@@ -47,8 +47,8 @@ def run_list(args: argparse.Namespace) -> int:
             root = configs_dir()  # printed as a checkout names them; each works as a CONFIG argument anywhere
             items = [str(Path('configs') / p.relative_to(root)) for p in shipped_configs()]
         elif kind == 'models':  # published models; one line each with top-1, params, status when asked alone
-            from ..hub.api import describe_models
-            from ..hub.index import list_models
+            from ..hub.api import describe_models  # keeps imgcls --help fast
+            from ..hub.index import list_models  # keeps imgcls --help fast
             items = describe_models(args.pattern) if len(kinds) == 1 else list_models()
         else:
             items = registered(kind)

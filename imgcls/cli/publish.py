@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 
 def add_parser(sub) -> None:
@@ -20,9 +21,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
 
-    from ..apis.publish import publish_checkpoint
+    from ..apis.publish import publish_checkpoint  # keeps imgcls --help fast
     meta = publish_checkpoint(args.checkpoint, args.out, ema=args.ema, unsafe_load=args.unsafe_load)
     classes = meta.get('CLASSES') or []
     size = os.path.getsize(args.out) / 2 ** 20

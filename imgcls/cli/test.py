@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 
+from ..config import parse_cfg_options
 from .common import add_cfg_options, load_config
 
 
@@ -63,9 +64,8 @@ def format_metrics(results: Mapping, class_names: Sequence[str] | None = None) -
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..apis import test_model
-    from ..apis.predictions import check_predictions_path, write_predictions
-    from ..config import parse_cfg_options
+    from ..apis import test_model  # keeps imgcls --help fast
+    from ..apis.predictions import check_predictions_path, write_predictions  # keeps imgcls --help fast
     if args.out:
         check_predictions_path(args.out)  # before the evaluation, which may take long
     cfg = load_config(args.config, args.cfg_options)
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         write_predictions(args.out, dataset, scores)
         print(f'predictions written to {args.out}')
     if args.show_dir:
-        from ..analysis.plots import write_test_figures
+        from ..analysis.plots import write_test_figures  # keeps imgcls --help fast
         for path in write_test_figures(args.show_dir, dataset, scores):
             print(f'figure written to {path}')
     return 0
