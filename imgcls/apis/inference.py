@@ -83,8 +83,9 @@ def init_model(config, checkpoint: str | None = None, device: str | torch.device
 
     Sets ``model.cfg`` (the prepared config) and ``model.CLASSES``: the checkpoint's class names, else the
     config's test dataset's, else ``'0'``, ``'1'``, ... Applies the device's speed settings (bf16 autocast,
-    channels_last) as training does, and folds BatchNorms into their convolutions (``fuse_conv_bn = False`` in
-    the config keeps them): the model is for inference, not for training.
+    channels_last) as training does, records them as ``model.speed_settings`` for :func:`inference_model`, and
+    folds BatchNorms into their convolutions (``fuse_conv_bn = False`` in the config keeps them): the model is
+    for inference, not for training. (``BaseClassifier`` declares these attributes.)
     """
     cfg = _load_config(config, cfg_options)
     prepare_config(cfg)
@@ -261,7 +262,7 @@ def _pipeline_for(model: nn.Module) -> _InferencePipeline:
 
 def _score_batch(model: nn.Module, batch: torch.Tensor, tta: bool) -> torch.Tensor:
     """Class scores ``(N, C)`` of a uint8 batch; with ``tta`` averaged with its horizontal flip."""
-    speed = getattr(model, 'speed_settings', None)
+    speed = model.speed_settings
     n = len(batch)
     if tta:  # one forward pass over the images and their mirror images
         batch = torch.cat([batch, batch.flip(-1)])

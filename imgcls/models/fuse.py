@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from .classifiers.base import BaseClassifier
+
 logger = logging.getLogger(__name__)
 
 # exact types only: a subclass may override forward, and then folding would not be exact
@@ -98,5 +100,6 @@ def fuse_conv_bn(model: nn.Module) -> int:
         raise ValueError('fuse_conv_bn folds BatchNorm running statistics, which only eval mode uses: call '
                          'model.eval() first (and keep an unfused copy if you want to train)')
     count = _fold(model)
-    model.fused_conv_bn = getattr(model, 'fused_conv_bn', 0) + count
+    if isinstance(model, BaseClassifier):  # a classifier keeps the count (BaseClassifier.fused_conv_bn)
+        model.fused_conv_bn += count
     return count

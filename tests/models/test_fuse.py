@@ -38,6 +38,7 @@ def test_folded_model_gives_the_same_scores(config, shape):
     fused = copy.deepcopy(model)
     before = _norms(model)
     assert fuse_conv_bn(fused) == before  # every BatchNorm of these models follows a convolution
+    assert model.fused_conv_bn == 0  # declared by BaseClassifier: nothing folded yet
     assert _norms(fused) == 0 and fused.fused_conv_bn == before
     img = torch.randint(0, 256, (2, *shape), dtype=torch.uint8)
     with torch.no_grad():
@@ -101,6 +102,7 @@ def test_untraceable_forward_is_searched_child_by_child():
     model = _Untraceable()
     assert _fuse_and_compare(model) == 1
     assert isinstance(model.block[1], nn.Identity)
+    assert not hasattr(model, 'fused_conv_bn')  # only a classifier records the count: no attribute bolted on
 
 
 def test_training_mode_is_refused():

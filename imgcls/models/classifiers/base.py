@@ -20,7 +20,22 @@ class BaseClassifier(nn.Module, metaclass=ABCMeta):
     Subclasses implement ``extract_feat``, ``forward_train`` and ``simple_test``;
     all three take float, already-normalised tensors. ``train_step`` / ``val_step`` /
     ``test_step`` take the loader's batch dict and run ``self.data_preprocessor`` first.
+
+    What the APIs record on a built classifier, declared here with their defaults:
+
+    * ``CLASSES``: the class names, from the checkpoint or the config's test dataset
+      (``init_model``, ``load_trained_model``); None when unknown.
+    * ``cfg``: the prepared config the model was built from (``init_model``); None for a model built directly.
+    * ``speed_settings``: the :class:`imgcls.engine.SpeedSettings` (autocast, channels_last) the model was
+      prepared with for inference (``init_model``), which ``inference_model`` runs it with; None: plain fp32.
+    * ``fused_conv_bn``: how many BatchNorms :func:`imgcls.models.fuse.fuse_conv_bn` folded into their
+      convolutions (0: none, the model can still be trained).
     """
+
+    CLASSES: list[str] | None = None
+    cfg = None
+    speed_settings = None  # an imgcls.engine.SpeedSettings; engine is a layer above models, so not imported
+    fused_conv_bn: int = 0
 
     def __init__(self, init_cfg: Mapping | list | None = None,
                  data_preprocessor: Mapping | nn.Module | None = None):
