@@ -43,7 +43,6 @@ def to_display(img) -> np.ndarray:
 
 
 def _dataset(cfg, split: str):
-
     data = cfg.get('data') if hasattr(cfg, 'get') else None
     if not isinstance(data, dict) or split not in data:
         have = sorted(k for k in (data or {}) if k in ('train', 'val', 'test'))
@@ -60,7 +59,6 @@ def browse_dataset(cfg, out: str | os.PathLike, split: str = 'train', num: int =
     and each is augmented with its own fixed seed, so the same call draws the same grid.
     Returns the dataset indices shown.
     """
-
     if not isinstance(num, int) or num < 1:
         raise ConfigError(f'--num must be a positive int, got {num!r}')
     dataset = _dataset(cfg, split)

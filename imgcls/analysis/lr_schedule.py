@@ -80,7 +80,6 @@ def _runner_limits(cfg) -> tuple[bool, int | None, int | None]:
 
 def iters_per_epoch_from_data(cfg) -> int:
     """len(train dataset) / samples_per_gpu (rounded as the loader does), for one process."""
-
     data = (cfg.get('data') or {})
     if 'train' not in data or not isinstance(data.get('samples_per_gpu'), int):
         raise ConfigError('the config has no data.train / data.samples_per_gpu to count iterations per epoch; '

@@ -176,7 +176,6 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
         resume: a checkpoint path, or True for ``latest.pth`` in the work dir.
         load_from: weights to start from (fine-tuning); overrides ``cfg.load_from``.
     """
-
     cfg = copy.deepcopy(cfg)
     reset_warnings()
     check_for_training(cfg)

@@ -27,7 +27,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     from ..analysis.cam import grad_cam, load_image_for_model, save_cam_figure  # keeps imgcls --help fast
     from ..apis import load_trained_model, prepare_config  # keeps imgcls --help fast
     from ..apis.export import model_in_channels  # keeps imgcls --help fast

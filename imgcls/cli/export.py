@@ -42,7 +42,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     from ..apis import load_trained_model, prepare_config  # keeps imgcls --help fast
     from ..apis.export import export_model, model_in_channels  # keeps imgcls --help fast
     fmt = args.fmt or ('torchscript' if args.out.lower().endswith(('.pt', '.ts', '.torchscript')) else 'onnx')

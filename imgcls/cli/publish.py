@@ -21,7 +21,6 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-
     from ..apis.publish import publish_checkpoint  # keeps imgcls --help fast
     meta = publish_checkpoint(args.checkpoint, args.out, ema=args.ema, unsafe_load=args.unsafe_load)
     classes = meta.get('CLASSES') or []

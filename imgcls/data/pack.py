@@ -68,8 +68,6 @@ def extension_of(data: bytes, filename: str) -> str:
 
 def raw_samples(dataset) -> Iterator[RawSample]:
     """The stored samples of an imgcls dataset (a BaseDataset with ``data_infos``), in order."""
-
-
     infos = getattr(dataset, 'data_infos', None)
     if infos is None:
         raise ConfigError(f'{type(dataset).__name__} cannot be packed: only datasets with a list of samples '

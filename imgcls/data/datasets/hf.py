@@ -415,7 +415,6 @@ def _is_bytes_or_path(datasets, feature) -> bool:
 def _download(url: str, dest: Path) -> Path:
     """``dest``, downloaded from ``url`` unless the copy there is current (the server answers 304 to the
     ETag / Last-Modified it gave); written atomically. Offline, an existing copy is used with a warning."""
-
     meta_path = dest.with_name(dest.name + '.http.json')
     headers = {}
     if dest.is_file() and meta_path.is_file():

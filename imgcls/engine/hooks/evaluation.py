@@ -106,7 +106,6 @@ def gather_in_order(scores: torch.Tensor, dataset_len: int | None) -> torch.Tens
 
 def _check_eval_kwargs(dataset, kwargs: dict) -> None:
     """Report a misspelt ``evaluation`` key now, not after the first epoch."""
-
     try:
         params = inspect.signature(dataset.evaluate).parameters
     except (TypeError, ValueError):
