@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..hub.index import list_models
 from ..registry import all_registries
 from .common import add_cfg_options, configs_dir, load_config, shipped_configs
 
@@ -48,7 +49,6 @@ def run_list(args: argparse.Namespace) -> int:
             items = [str(Path('configs') / p.relative_to(root)) for p in shipped_configs()]
         elif kind == 'models':  # published models; one line each with top-1, params, status when asked alone
             from ..hub.api import describe_models  # keeps imgcls --help fast
-            from ..hub.index import list_models  # keeps imgcls --help fast
             items = describe_models(args.pattern) if len(kinds) == 1 else list_models()
         else:
             items = registered(kind)
