@@ -44,6 +44,7 @@ def input_shape(cfg, shape: list[int] | None, model=None) -> tuple[int | None, i
         channels = model_in_channels(model, backbone.get('in_channels', 3))
     else:
         import imgcls.models  # noqa: F401  (registers the backbones, whose in_channels defaults are read)
+
         from ..data.channels import model_in_channels as config_in_channels
         channels = config_in_channels(cfg)
     if shape is None:
