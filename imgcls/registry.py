@@ -200,8 +200,16 @@ def accepted_arguments(obj_cls: Callable) -> list[str]:
     return list(accepted_parameters(obj_cls))
 
 
-def _explain_type_error(cls: Callable, err: TypeError) -> str:
-    """Turn "got an unexpected keyword argument 'x'" into a sentence listing the valid arguments."""
+def _did_you_mean(bad: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(bad, names, n=2)
+    return ' Did you mean ' + ' or '.join(repr(c) for c in close) + '?' if close else ''
+
+
+def _explain_type_error(cls: Callable, err: TypeError, given: Iterable[str] = ()) -> str:
+    """Turn "got an unexpected keyword argument 'x'" into a sentence listing the valid arguments.
+
+    ``given``: the keywords of the call; when Python reports a missing argument first, the ones that are
+    not arguments at all (a misspelt required one, as 'deph' for 'depth') are named too."""
     text = str(err).rstrip()
     try:
         names = accepted_arguments(cls)
@@ -212,9 +220,10 @@ def _explain_type_error(cls: Callable, err: TypeError) -> str:
     text += '' if text.endswith(('.', '?', '!')) else '.'
     if 'unexpected keyword argument' in text:
         bad = text.rsplit("'", 2)[-2] if text.count("'") >= 2 else ''
-        close = difflib.get_close_matches(bad, names, n=2)
-        if close:
-            text += ' Did you mean ' + ' or '.join(repr(c) for c in close) + '?'
+        text += _did_you_mean(bad, names)
+    elif 'missing' in text:
+        for bad in (k for k in given if k not in names):
+            text += f' {bad!r} is not one of its arguments.{_did_you_mean(bad, names)}'
     if names:
         text += f' Valid arguments: {", ".join(names)}.'
     return text
@@ -279,7 +288,7 @@ def build_from_cfg(cfg: Mapping, registry: Registry, default_args: Mapping | Non
     except BuildError:
         raise  # already names the innermost failing config
     except Exception as e:
-        text = _explain_type_error(obj_cls, e) if isinstance(e, TypeError) else str(e)
+        text = _explain_type_error(obj_cls, e, args) if isinstance(e, TypeError) else str(e)
         if not isinstance(e, ImgclsError):
             text = f'{type(e).__name__}: {text}'
         raise _build_error_like(e)(f'{label} (type={type_name!r}): {text}') from e
