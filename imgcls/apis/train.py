@@ -64,7 +64,8 @@ def _check_num_classes(cfg, classes: list[str], logger: logging.Logger | None = 
                           f'({names}); set --cfg-options model.head.num_classes={len(classes)}')
     (logger or logging.getLogger('imgcls')).warning(
         f'model.head.num_classes={num} but the training dataset has {len(classes)} classes ({names}): '
-        f'{num - len(classes)} outputs will never be a label; set model.head.num_classes={len(classes)} '
+        f'{num - len(classes)} output{"s" if num - len(classes) > 1 else ""} will never be a label; set '
+        f'model.head.num_classes={len(classes)} '
         'unless you mean to add classes later')
 
 
