@@ -186,12 +186,16 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
 
     distributed = launched_by_torchrun()
     dev = resolve_device(device or cfg.get('device'))
+    dist_notes: list[tuple[str, str]] = []
     if distributed:
-        dev = init_distributed(dev.type)
+        backend, dist_notes = dist_backend(cfg.get('dist_params'), dev.type)
+        dev = init_distributed(dev.type, backend)
     work_dir = Path(work_dir or cfg.get('work_dir') or default_work_dir(cfg))
     if is_main_process():
         work_dir.mkdir(parents=True, exist_ok=True)
     logger = get_logger(work_dir / 'train.log' if is_main_process() else None)
+    for key, note in dist_notes:
+        warn_once(logger, key, note)
 
     seed = next(s for s in (seed, cfg.get('seed'), random_seed()) if s is not None)
     set_random_seed(seed + get_rank(), deterministic or bool(cfg.get('deterministic', False)))
@@ -250,6 +254,29 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     if distributed:
         shutdown_distributed()
     return dict(runner.last_eval)
+
+
+def dist_backend(dist_params, device_type: str) -> tuple[str | None, list[tuple[str, str]]]:
+    """The process-group backend ``dist_params`` asks for under torchrun (None: NCCL on CUDA, gloo on CPU), and
+    ``(key, message)`` for each of its settings that cannot be honoured.
+
+    Without torchrun there is no process group, and ``dist_params`` has no use (as in mmcls)."""
+    if dist_params is None:
+        return None, []
+    if not isinstance(dist_params, dict):
+        raise ConfigError(f"dist_params must be a dict such as dict(backend='nccl'), got {dist_params!r}")
+    params = dict(dist_params)
+    backend = params.pop('backend', None)
+    notes = [(f'dist_params.{key}', f'dist_params.{key}={value!r} is not used: torchrun sets the rendezvous '
+                                    '(--master-addr / --master-port, or --rdzv-endpoint)')
+             for key, value in sorted(params.items())]
+    if backend is not None and not isinstance(backend, str):
+        raise ConfigError(f"dist_params.backend must be a name such as 'nccl' or 'gloo', got {backend!r}")
+    if backend == 'nccl' and device_type != 'cuda':
+        notes.append(('dist_params.backend', "dist_params.backend='nccl' needs CUDA devices: this "
+                                             f'{device_type} run uses gloo'))
+        backend = None
+    return backend, notes
 
 
 def runner_class(runner_cfg: dict):
