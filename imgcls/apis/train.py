@@ -77,20 +77,36 @@ def build_loaders(cfg, distributed: bool, seed: int, logger: logging.Logger | No
     classes = _dataset_classes(train_set)
     _check_num_classes(cfg, classes, logger)
     train_args = dict(data_cfg.get('train_dataloader', {}))
+    workers = train_args.pop('workers_per_gpu', data_cfg.get('workers_per_gpu', 2))
     train_loader = build_dataloader(
-        train_set, train_args.pop('samples_per_gpu', data_cfg['samples_per_gpu']),
-        train_args.pop('workers_per_gpu', data_cfg.get('workers_per_gpu', 2)), dist=distributed,
-        shuffle=True, seed=seed, drop_last=train_args.pop('drop_last', False), **train_args)
+        train_set, train_args.pop('samples_per_gpu', data_cfg['samples_per_gpu']), workers, dist=distributed,
+        shuffle=True, seed=seed, drop_last=train_args.pop('drop_last', False),
+        **with_start_method(cfg, train_args, workers))
     eval_cfg = dict(cfg.get('evaluation') or {})
     if 'val' not in data_cfg or eval_cfg.get('interval', 1) <= 0:
         return train_set, train_loader, None
     val_set = build_dataset(data_cfg['val'], default_args={'test_mode': True})
     val_args = dict(data_cfg.get('val_dataloader', {}))
+    workers = val_args.pop('workers_per_gpu', data_cfg.get('workers_per_gpu', 2))
     val_loader = build_dataloader(
-        val_set, val_args.pop('samples_per_gpu', data_cfg['samples_per_gpu']),
-        val_args.pop('workers_per_gpu', data_cfg.get('workers_per_gpu', 2)), dist=distributed,
-        shuffle=False, seed=seed, **val_args)
+        val_set, val_args.pop('samples_per_gpu', data_cfg['samples_per_gpu']), workers, dist=distributed,
+        shuffle=False, seed=seed, **with_start_method(cfg, val_args, workers))
     return train_set, train_loader, val_loader
+
+
+def with_start_method(cfg, loader_args: dict, workers) -> dict:
+    """``loader_args`` with mmcls's ``mp_start_method`` as the loader workers' ``multiprocessing_context``
+    (where the loader has workers and its own settings do not choose one)."""
+    import multiprocessing
+    method = cfg.get('mp_start_method')
+    if method is None:
+        return loader_args
+    if method not in multiprocessing.get_all_start_methods():
+        raise ConfigError(f'mp_start_method={method!r} is not a start method of this platform; use one of '
+                          f'{", ".join(multiprocessing.get_all_start_methods())}')
+    if isinstance(workers, int) and workers > 0:
+        loader_args = {'multiprocessing_context': method, **loader_args}
+    return loader_args
 
 
 def register_hooks(runner, cfg, val_loader) -> None:
@@ -321,7 +337,6 @@ def apply_runtime_keys(cfg, logger: logging.Logger, dev: torch.device, distribut
     ignored = {
         'momentum_config': 'momentum schedules are not implemented; the optimizer keeps its momentum',
         'gpu_ids': 'choose devices with --device, CUDA_VISIBLE_DEVICES or torchrun',
-        'mp_start_method': 'loader workers use the platform default start method',
     }
     for key, why in ignored.items():
         if cfg.get(key):

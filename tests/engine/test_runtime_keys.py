@@ -119,6 +119,35 @@ def test_an_mmcls_runtime_section_trains_and_says_what_it_cannot_honour(tiny_con
     # not honoured: said once each, in train.log
     for start in ('log_config: TextLoggerHook ignore_last=True is not honoured',
                   'checkpoint_config.create_symlink=False is not honoured', 'evaluation.gpu_collect=True is not used',
-                  "mp_start_method='fork' is ignored", "workflow=[('train', 1), ('val', 1)]: only the train phase"):
+                  "workflow=[('train', 1), ('val', 1)]: only the train phase"):
         assert log.count(f'WARNING {start}') == 1, start
     assert 'dist_params' not in log  # a single process has no process group: nothing to configure (as mmcls)
+    assert 'mp_start_method' not in log  # honoured where there are loader workers (here none)
+
+
+def test_mp_start_method_is_the_loader_workers_context():
+    from imgcls.apis.train import with_start_method
+    cfg = Config(dict(mp_start_method='spawn'))
+    assert with_start_method(cfg, {'prefetch_factor': 4}, 2) == {'multiprocessing_context': 'spawn',
+                                                                'prefetch_factor': 4}
+    assert with_start_method(cfg, {}, 0) == {}  # no workers: DataLoader refuses a context
+    # the loader's own setting wins
+    assert with_start_method(cfg, {'multiprocessing_context': 'fork'}, 2) == {'multiprocessing_context': 'fork'}
+    assert with_start_method(Config(dict()), {}, 2) == {}
+    with pytest.raises(ConfigError, match=r"mp_start_method='sporn' is not a start method of this platform; use "
+                                          r'one of .*spawn'):
+        with_start_method(Config(dict(mp_start_method='sporn')), {}, 2)
+
+
+def test_optimizer_config_all_reduce_keys_other_than_mmcv_defaults_are_said(caplog):
+    reset_warnings()
+    with caplog.at_level(logging.WARNING, logger='imgcls'):
+        HOOKS.build(dict(type='Fp16OptimizerHook', loss_scale=512., distributed=True, coalesce=True,
+                         bucket_size_mb=-1))
+        assert _said(caplog) == []
+        HOOKS.build(dict(type='Fp16OptimizerHook', distributed=False, bucket_size_mb=32))
+    assert _said(caplog) == [
+        'optimizer_config.distributed=False is not used: under torchrun DDP all-reduces the gradients, in buckets '
+        'of its own',
+        'optimizer_config.bucket_size_mb=32 is not used: under torchrun DDP all-reduces the gradients, in buckets '
+        'of its own']
