@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
@@ -170,6 +171,38 @@ def resolve_resume(resume, cfg, work_dir: Path) -> Path | None:
     return path
 
 
+@contextlib.contextmanager
+def _held_back_logs():
+    """Keep what the ``imgcls`` logger is given inside the block in a list, to be handled later."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger, keep = logging.getLogger('imgcls'), Keep()
+    handlers, propagate = logger.handlers[:], logger.propagate
+    for h in handlers:
+        logger.removeHandler(h)
+    logger.addHandler(keep)
+    logger.propagate = False
+
+    def restore() -> None:
+        logger.removeHandler(keep)
+        for h in handlers:
+            logger.addHandler(h)
+        logger.propagate = propagate
+
+    try:
+        yield records
+    except BaseException:  # the block failed: say what was held back now, then the error
+        restore()
+        for record in records:
+            logger.handle(record)
+        raise
+    restore()
+
+
 def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bool | None = None,
                 load_from: str | None = None, seed: int | None = None, deterministic: bool = False,
                 device: str | None = None, unsafe_load: bool = False) -> dict:
@@ -196,9 +229,10 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
 
     cfg = copy.deepcopy(cfg)
     reset_warnings()
-    check_for_training(cfg)
-    with_defaults(cfg)
-    prepare_config(cfg)
+    with _held_back_logs() as early:  # said before train.log exists: written there (and shown) once it does
+        check_for_training(cfg)
+        with_defaults(cfg)
+        prepare_config(cfg)
 
     distributed = launched_by_torchrun()
     dev = resolve_device(device or cfg.get('device'))
@@ -210,6 +244,8 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     if is_main_process():
         work_dir.mkdir(parents=True, exist_ok=True)
     logger = get_logger(work_dir / 'train.log' if is_main_process() else None)
+    for record in early:
+        logger.handle(record)
     for key, note in dist_notes:
         warn_once(logger, key, note)
 
@@ -255,8 +291,11 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     runner_cls = runner_class(runner_cfg)
     meta = {'seed': int(seed), 'config': cfg.pretty_text, 'CLASSES': [str(c) for c in classes],
             'exp_name': work_dir.name}
-    runner = runner_cls(model, optimizer, work_dir, speed, logger=logger, max_epochs=runner_cfg.get('max_epochs'),
-                        max_iters=runner_cfg.get('max_iters'), meta=meta, step_module=step_module)
+    by_epoch = runner_cfg.get('type', 'EpochBasedRunner') == 'EpochBasedRunner'  # its length only (schema.py)
+    runner = runner_cls(model, optimizer, work_dir, speed, logger=logger,
+                        max_epochs=runner_cfg.get('max_epochs') if by_epoch else None,
+                        max_iters=None if by_epoch else runner_cfg.get('max_iters'), meta=meta,
+                        step_module=step_module)
     register_hooks(runner, cfg, val_loader)
     if resume_path is not None:
         runner.resume(resume_path, unsafe=unsafe_load)

@@ -98,7 +98,7 @@ def test_an_mmcls_runtime_section_trains_and_says_what_it_cannot_honour(tiny_con
     cfg = Config.fromfile(tiny_config)
     out = tmp_path / 'checkpoints'
     cfg.merge_from_dict({
-        'runner.max_epochs': 2,
+        'runner.max_epochs': 2, 'runner.max_iters': 5,
         'log_config': dict(interval=4, hooks=[dict(type='TextLoggerHook', ignore_last=True)]),
         'checkpoint_config': dict(interval=1, by_epoch=True, max_keep_ckpts=1, save_optimizer=False,
                                   out_dir=str(out), save_last=True, create_symlink=False),
@@ -123,6 +123,30 @@ def test_an_mmcls_runtime_section_trains_and_says_what_it_cannot_honour(tiny_con
         assert log.count(f'WARNING {start}') == 1, start
     assert 'dist_params' not in log  # a single process has no process group: nothing to configure (as mmcls)
     assert 'mp_start_method' not in log  # honoured where there are loader workers (here none)
+    # an EpochBasedRunner runs its epochs: a max_iters beside them is said, also in train.log (it is said
+    # before train.log exists), and does not shorten the run or the schedule
+    assert log.count('WARNING runner.max_iters=5 is not used: an EpochBasedRunner runs for max_epochs=2') == 1
+    assert 'final evaluation at the end (2 epochs, 24 iterations)' in log
+    # load_from in the config (not only --load-from) starts a run from those weights
+    again = Config.fromfile(tiny_config)
+    again.merge_from_dict({'runner.max_epochs': 1, 'load_from': str(out / 'epoch_2.pth')})
+    train_model(again, work_dir=tmp_path / 'again', seed=0)
+    assert f"INFO loaded weights from {out / 'epoch_2.pth'}" in (tmp_path / 'again' / 'train.log').read_text()
+
+
+def test_log_level_opencv_threads_and_resume_from_are_honoured(tmp_path, monkeypatch):
+    import sys
+
+    from imgcls.apis.train import apply_runtime_keys, resolve_resume
+    calls = []
+    monkeypatch.setitem(sys.modules, 'cv2', SimpleNamespace(setNumThreads=calls.append))
+    logger = logging.getLogger('imgcls.test.level')
+    apply_runtime_keys(Config(dict(log_level='WARNING', opencv_num_threads=0)), logger, torch.device('cpu'), False)
+    assert logger.level == logging.WARNING and calls == [0]
+    ckpt = tmp_path / 'epoch_3.pth'
+    assert resolve_resume(None, Config(dict(resume_from=str(ckpt))), tmp_path) == ckpt
+    assert resolve_resume(str(tmp_path / 'other.pth'), Config(dict(resume_from=str(ckpt))), tmp_path) == \
+        tmp_path / 'other.pth'  # --resume CKPT wins
 
 
 def test_mp_start_method_is_the_loader_workers_context():
