@@ -62,6 +62,18 @@ def test_wandb_gets_init_kwargs_metrics_at_their_iteration_and_the_logs(tmp_path
     assert wandb.calls[4][1] == (str(tmp_path / 'train.log'),)  # checkpoints are not uploaded
 
 
+def test_wandb_define_metric_cfg_sets_the_summaries(tmp_path, monkeypatch):
+    wandb = Calls('wandb')
+    monkeypatch.setitem(sys.modules, 'wandb', wandb)
+    hook = HOOKS.build(dict(type='WandbLoggerHook', log_artifact=False,
+                            define_metric_cfg={'val/accuracy_top-1': 'max', 'train/loss': 'min'}))
+    drive(hook, tmp_path)
+    assert wandb.calls[1:3] == [('define_metric', ('val/accuracy_top-1',), {'summary': 'max'}),
+                                ('define_metric', ('train/loss',), {'summary': 'min'})]
+    with pytest.raises(ConfigError, match='define_metric_cfg must be a dict'):
+        HOOKS.build(dict(type='WandbLoggerHook', define_metric_cfg=['max']))
+
+
 def test_mlflow_gets_experiment_tags_params_metrics_and_the_model(tmp_path, monkeypatch):
     mlflow, mlflow_pytorch = Calls('mlflow'), Calls('mlflow.pytorch')
     monkeypatch.setitem(sys.modules, 'mlflow', mlflow)

@@ -65,13 +65,20 @@ class WandbLoggerHook(LoggerHook):
     """Weights & Biases (extra ``wandb``): ``dict(type='WandbLoggerHook', init_kwargs=dict(project='p'))``.
 
     ``log_artifact``: at the end, upload the work dir's files ending in ``out_suffix`` as one artifact.
+    ``define_metric_cfg``: ``{metric: summary}`` for ``wandb.define_metric`` (``{'val/accuracy_top-1': 'max'}``).
     """
 
     def __init__(self, init_kwargs: dict | None = None, interval: int = 10, commit: bool = True,
                  with_step: bool = True, log_artifact: bool = True,
-                 out_suffix: str | tuple[str, ...] = ('.log.json', '.log', '.py', '.jsonl'), **kwargs):
+                 out_suffix: str | tuple[str, ...] = ('.log.json', '.log', '.py', '.jsonl'),
+                 define_metric_cfg: dict | None = None, **kwargs):
         super().__init__(interval, **kwargs)
         self.init_kwargs = dict(init_kwargs or {})
+        # mmcv's summary settings, e.g. {'val/accuracy_top-1': 'max'}: wandb.define_metric(name, summary=...)
+        if define_metric_cfg is not None and not isinstance(define_metric_cfg, dict):
+            raise ConfigError(f"WandbLoggerHook define_metric_cfg must be a dict such as {{'val/accuracy_top-1': "
+                              f"'max'}}, got {define_metric_cfg!r}")
+        self.define_metric_cfg = dict(define_metric_cfg or {})
         self.commit, self.with_step, self.log_artifact = commit, with_step, log_artifact
         self.out_suffix = (out_suffix,) if isinstance(out_suffix, str) else tuple(out_suffix)
         self.wandb = None
@@ -82,6 +89,8 @@ class WandbLoggerHook(LoggerHook):
         self.wandb = import_tracker('wandb', 'WandbLoggerHook', 'wandb')
         self.init_kwargs.setdefault('dir', str(runner.work_dir))
         self.wandb.init(**self.init_kwargs)
+        for metric, summary in self.define_metric_cfg.items():
+            self.wandb.define_metric(metric, summary=summary)
 
     def write(self, runner, record: dict) -> None:
         if self.wandb is None:
