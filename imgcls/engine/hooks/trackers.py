@@ -12,7 +12,7 @@ from types import ModuleType
 
 from ...errors import ConfigError
 from ..dist import is_main_process
-from .hook import HOOKS
+from .hook import HOOKS, Hook
 from .logger import LoggerHook
 
 
@@ -152,3 +152,25 @@ class MlflowLoggerHook(LoggerHook):
                                                                                       'models')
         self.mlflow.end_run()
         self.mlflow = None
+
+
+
+class UnsupportedLoggerHook(Hook):
+    """Stands for an mmcv logger hook of a service imgcls has no client for: it logs nothing, and says so once.
+
+    Not a :class:`LoggerHook`, so its ``interval`` does not change how often the other loggers write."""
+
+    def __init__(self, **kwargs):
+        from ..warn import warn_once
+        name = type(self).__name__
+        # interval / by_epoch come from log_config itself; anything else was written for this hook
+        given = sorted(set(kwargs) - {'interval', 'by_epoch'})
+        with_args = f' (with {", ".join(given)})' if given else ''
+        warn_once(None, f'log_config.{name}', f'log_config.hooks: {name}{with_args} is not used: imgcls has no '
+                  'client for that service (train.log and log.jsonl are written; TensorboardLoggerHook, '
+                  'WandbLoggerHook and MlflowLoggerHook send the metrics to a tracker)')
+
+
+# mmcv 1.x loggers of services imgcls does not talk to: a config naming one still trains, and says so once
+for _name in ('PaviLoggerHook', 'NeptuneLoggerHook', 'DvcliveLoggerHook', 'ClearMLLoggerHook', 'SegmindLoggerHook'):
+    HOOKS.register_module(module=type(_name, (UnsupportedLoggerHook,), {'__module__': __name__}))
