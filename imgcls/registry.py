@@ -19,7 +19,8 @@ from typing import Any
 
 from .errors import BuildError, ConfigError, ImgclsError, RegistryError
 
-__all__ = ['Registry', 'build_from_cfg', 'all_registries', 'accepted_arguments']
+__all__ = ['Registry', 'build_from_cfg', 'all_registries', 'accepted_arguments',
+           'accepted_parameters']
 
 _ALL_REGISTRIES: weakref.WeakValueDictionary[str, Registry] = weakref.WeakValueDictionary()
 # prefixes of other toolboxes' configs ("mmcls.ResNet") that name the same class
@@ -166,33 +167,49 @@ def _fixed_keywords(init: Callable) -> set[str]:
     return fixed
 
 
-def _own_arguments(func: Callable) -> tuple[list[str], bool]:
-    """The named parameters of ``func`` (without ``self``) and whether it takes ``**kwargs``."""
+def _own_parameters(func: Callable) -> tuple[list[inspect.Parameter], bool]:
+    """The named parameters of ``func`` and whether it takes ``**kwargs``."""
     params = list(inspect.signature(func).parameters.values())
-    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    return names, any(p.kind is p.VAR_KEYWORD for p in params)
+    named = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return named, any(p.kind is p.VAR_KEYWORD for p in params)
 
 
-def accepted_arguments(obj_cls: Callable) -> list[str]:
-    """The keyword arguments ``obj_cls(...)`` accepts, following ``**kwargs`` up the classes it inherits from."""
+def accepted_parameters(obj_cls: Callable) -> dict[str, inspect.Parameter]:
+    """The keyword parameters ``obj_cls(...)`` accepts (with their defaults), following ``**kwargs`` up the
+    classes it inherits from; a keyword a class passes to its parent itself is not the caller's to set."""
     if not isinstance(obj_cls, type):
-        return _own_arguments(obj_cls)[0]
-    names: list[str] = []
+        return {p.name: p for p in _own_parameters(obj_cls)[0]}
+    found: dict[str, inspect.Parameter] = {}
     fixed: set[str] = set()
     for klass in obj_cls.__mro__:
         init = klass.__dict__.get('__init__')
         if init is None or klass is object:
             continue
-        own, forwards = _own_arguments(init)
-        names += [n for n in own[1:] if n not in names and n not in fixed]  # own[0] is self
+        own, forwards = _own_parameters(init)
+        for p in own[1:]:  # own[0] is self
+            if p.name not in found and p.name not in fixed:
+                found[p.name] = p
         if not forwards:
             break
         fixed |= _fixed_keywords(init)
-    return names
+    return found
 
 
-def _explain_type_error(cls: Callable, err: TypeError) -> str:
-    """Turn "got an unexpected keyword argument 'x'" into a sentence listing the valid arguments."""
+def accepted_arguments(obj_cls: Callable) -> list[str]:
+    """The keyword arguments ``obj_cls(...)`` accepts, following ``**kwargs`` up the classes it inherits from."""
+    return list(accepted_parameters(obj_cls))
+
+
+def _did_you_mean(bad: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(bad, names, n=2)
+    return ' Did you mean ' + ' or '.join(repr(c) for c in close) + '?' if close else ''
+
+
+def _explain_type_error(cls: Callable, err: TypeError, given: Iterable[str] = ()) -> str:
+    """Turn "got an unexpected keyword argument 'x'" into a sentence listing the valid arguments.
+
+    ``given``: the keywords of the call; when Python reports a missing argument first, the ones that are
+    not arguments at all (a misspelt required one, as 'deph' for 'depth') are named too."""
     text = str(err).rstrip()
     try:
         names = accepted_arguments(cls)
@@ -203,9 +220,10 @@ def _explain_type_error(cls: Callable, err: TypeError) -> str:
     text += '' if text.endswith(('.', '?', '!')) else '.'
     if 'unexpected keyword argument' in text:
         bad = text.rsplit("'", 2)[-2] if text.count("'") >= 2 else ''
-        close = difflib.get_close_matches(bad, names, n=2)
-        if close:
-            text += ' Did you mean ' + ' or '.join(repr(c) for c in close) + '?'
+        text += _did_you_mean(bad, names)
+    elif 'missing' in text:
+        for bad in (k for k in given if k not in names):
+            text += f' {bad!r} is not one of its arguments.{_did_you_mean(bad, names)}'
     if names:
         text += f' Valid arguments: {", ".join(names)}.'
     return text
@@ -270,7 +288,7 @@ def build_from_cfg(cfg: Mapping, registry: Registry, default_args: Mapping | Non
     except BuildError:
         raise  # already names the innermost failing config
     except Exception as e:
-        text = _explain_type_error(obj_cls, e) if isinstance(e, TypeError) else str(e)
+        text = _explain_type_error(obj_cls, e, args) if isinstance(e, TypeError) else str(e)
         if not isinstance(e, ImgclsError):
             text = f'{type(e).__name__}: {text}'
         raise _build_error_like(e)(f'{label} (type={type_name!r}): {text}') from e

@@ -153,6 +153,33 @@ def test_benchmark_cli_tiny(capsys):
     assert 'fp32, channels_last=off, torch.compile=off on cpu' in out
 
 
+@pytest.mark.parametrize('config, extra, shape', [
+    # the digits ResNet (CIFAR-style) at the 48 px its test pipeline gives, not the 32 px CIFAR fallback
+    (CONFIG, ["test_pipeline = [dict(type='Resize', size=(48, 48)), dict(type='Normalize', mean=[77.8], "
+              "std=[96.5], to_rgb=False), dict(type='ImageToTensor', keys=['img']), dict(type='Collect', "
+              "keys=['img'])]", 'data = dict(test=dict(pipeline=test_pipeline))'], [1, 48, 48]),
+    # LeNet5 takes one channel without an in_channels argument: only the built model tells
+    (str(Path(CONFIG).parents[1] / 'lenet' / 'lenet5_mnist.py'), [], [1, 32, 32]),
+])
+def test_benchmark_and_complexity_default_to_the_config_input(config, extra, shape, tmp_path, capsys):
+    path = tmp_path / 'cfg.py'
+    path.write_text('\n'.join([f'_base_ = [{config!r}]', *extra]) + '\n')
+    assert main(['benchmark', str(path), '--batch-size', '1', '--iters', '1', '--warmup', '0', '--repeats', '1',
+                 '--modes', 'inference', '--no-amp', '--device', 'cpu', '--json']) == 0
+    assert json.loads(capsys.readouterr().out)['input_shape'] == shape
+    assert main(['analyze', 'complexity', str(path)]) == 0
+    assert f'input shape {tuple(shape)}' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('command', ['benchmark', 'export', 'analyze complexity'])
+def test_shape_help_says_where_the_default_comes_from(command, capsys):
+    with pytest.raises(SystemExit):
+        main([*command.split(), '--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    assert "default: the size every image has after the config's test pipeline" in text
+    assert "C defaults to the channels the model's first layer takes" in text
+
+
 def test_benchmark_api_reports_positive_rates():
     result = benchmark(load_config(CONFIG), batch_size=2, shape=(1, 8, 8), device='cpu', amp='fp32',
                        channels_last=True, iters=1, warmup=1, repeats=1, modes=('inference',))

@@ -423,6 +423,8 @@ def test_parse_values(raw, expected):
     ("{'policy':'step'", 'its brackets or quotes do not balance'), ('[1][2]', 'it is not one complete list'),
     ('(1)(2)', 'it is not one complete tuple'), ('{1, 2}', 'a dict needs quoted keys'),
     ('{policy: step}', 'a dict needs quoted keys'), ('[1, {a: 1}]', 'a dict needs quoted keys'),
+    ('(1,,5)', 'it has an empty item between two commas'), ('[,1]', 'it has an empty item between two commas'),
+    ('[[1,,2]]', 'it has an empty item between two commas'),
 ])
 def test_parse_bracketed_value_that_does_not_parse_is_an_error(raw, why):
     with pytest.raises(ConfigError) as e:

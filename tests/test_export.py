@@ -184,10 +184,11 @@ def test_dynamic_height_and_width(digits, tmp_path, capsys):
     assert 'float32 (N, 1, H, W)' in printed and '48x40: ' in printed and '(traced at 32x32)' in printed
     assert _onnx_input_dims(out) == ['batch', 1, 'height', 'width']
     run = _ort(out)
-    x = torch.randn(3, 1, 40, 56)  # a batch and a size the verification did not use
-    with torch.no_grad():
-        expected = torch.softmax(model.head(model.extract_feat(x)), 1).numpy()
-    np.testing.assert_allclose(run(x), expected, atol=1e-5)
+    for shape in ((3, 1, 40, 56), (2, 1, 24, 24)):  # batches and sizes the verification did not use
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            expected = torch.softmax(model.head(model.extract_feat(x)), 1).numpy()
+        np.testing.assert_allclose(run(x), expected, atol=1e-5)
     script = export_model(model, tmp_path / 'model.pt', fmt='torchscript', shape=SHAPE, dynamic_hw=True)
     assert script.verified and list(script.other_size_diff) == [(48, 40)]
 

@@ -178,6 +178,30 @@ def test_valid_arguments_follow_kwargs_up_the_parents(parts):
     assert build_from_cfg(dict(type='GrandChild', depth=50, avg_down=False), reg).depth == 50
 
 
+@pytest.mark.parametrize('cfg, said', [
+    # ResNet_CIFAR takes depth through **kwargs from ResNet (--cfg-options model.backbone.deph=18)
+    (dict(type='ResNet_CIFAR', depth=18, deph=18),
+     "ResNet.__init__() got an unexpected keyword argument 'deph'. Did you mean 'depth'? Valid arguments: depth, "
+     "deep_stem, in_channels, "),
+    (dict(type='MobileNetV2', widen_factr=0.5), "MobileNetV2.__init__() got an unexpected keyword argument "
+                                                "'widen_factr'. Did you mean 'widen_factor'? Valid arguments: "
+                                                "widen_factor, out_indices, frozen_stages, "),
+    (dict(type='ResNet', deph=18), "ResNet.__init__() got an unexpected keyword argument 'deph'. Did you mean 'depth'? "
+                                   "Valid arguments: depth, in_channels, "),
+    # SEResNet's depth is required: Python says it is missing first, and the misspelling is named too
+    (dict(type='SEResNet', deph=50), "SEResNet.__init__() missing 1 required positional argument: 'depth'. 'deph' "
+                                     "is not one of its arguments. Did you mean 'depth'? Valid arguments: depth, "
+                                     "se_ratio, in_channels, "),
+])
+def test_misspelt_backbone_argument_as_a_user_sees_it(cfg, said):
+    from imgcls.models import BACKBONES
+    with pytest.raises(BuildError) as e:
+        BACKBONES.build(cfg, path='model.backbone')
+    text = str(e.value)
+    assert text.startswith(f"model.backbone (type={cfg['type']!r}): TypeError: {said}")
+    assert text.endswith('init_cfg.') or text.endswith('drop_path_rate.')
+
+
 def test_error_raised_inside_a_constructor_lists_no_arguments(parts):
     reg, _ = parts
 

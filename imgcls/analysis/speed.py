@@ -130,6 +130,9 @@ def setup(cfg, batch_size: int, shape: tuple[int, int, int], device: str | None 
     if train:
         speed = apply_channels_last_guard(speed, model, channels_last)
     speed.apply_memory_format(model)
+    if shape[0] is None:  # the channels only the built model tells (e.g. LeNet5)
+        from ..apis.export import model_in_channels
+        shape = (model_in_channels(model), *shape[1:])
     gen = torch.Generator().manual_seed(0)
     batch = {'img': torch.randint(0, 256, (batch_size, *shape), generator=gen, dtype=torch.uint8),
              'gt_label': torch.randint(0, _num_classes(cfg), (batch_size,), generator=gen)}
@@ -156,6 +159,7 @@ def benchmark(cfg, batch_size: int = 32, shape: tuple[int, int, int] = (3, 224, 
               repeats: int = 5, modes: tuple[str, ...] = ('inference', 'train'),
               data_batches: int = 0) -> SpeedResult:
     """Measure images/s of ``modes`` for ``cfg.model``; None settings come from the config (or 'auto').
+    ``shape`` is (C, H, W), C None for the channels the model's first convolution takes.
     With ``data_batches``, also time that many batches of the config's training loader (the headroom)."""
     for name, value, low in (('--batch-size', batch_size, 1), ('--iters', iters, 1), ('warmup', warmup, 0),
                              ('repeats', repeats, 1)):
@@ -163,7 +167,7 @@ def benchmark(cfg, batch_size: int = 32, shape: tuple[int, int, int] = (3, 224, 
             raise ConfigError(f'{name} must be an int >= {low}, got {value!r}')
     cfg, speed, model, batch = setup(cfg, batch_size, shape, device, amp, channels_last, compile,
                                      train='train' in modes)
-    result = SpeedResult(batch_size, tuple(shape), speed.describe())
+    result = SpeedResult(batch_size, tuple(batch['img'].shape[1:]), speed.describe())
     for mode in modes:
         step = make_step(mode, cfg, speed, model, batch)
         if mode == 'inference' and cfg.get('fuse_conv_bn', True):

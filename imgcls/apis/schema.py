@@ -79,6 +79,10 @@ def check_for_training(cfg) -> None:
     key = 'max_epochs' if runner['type'] == 'EpochBasedRunner' else 'max_iters'
     if not isinstance(runner.get(key), int) or runner[key] <= 0:
         raise ConfigError(f'runner.{key} must be a positive int, got {runner.get(key)!r}')
+    other = 'max_iters' if key == 'max_epochs' else 'max_epochs'
+    if runner.get(other) is not None:  # e.g. --cfg-options runner.type=IterBasedRunner runner.max_iters=N
+        warn_once(None, f'runner.{other}', f'runner.{other}={runner[other]!r} is not used: an {runner["type"]} '
+                                           f'runs for {key}={runner[key]}')
     ipu = sorted(set(runner) & {'ipu_model_cfg', 'options_cfg'})
     if ipu:  # mmcls's IPU configs: settings of Graphcore's runner, meaningless here
         warn_once(None, 'runner.ipu', f'runner keys {ipu} configure Graphcore IPUs, which imgcls does not run on: '

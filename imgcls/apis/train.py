@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
@@ -82,7 +83,8 @@ def _check_num_classes(cfg, classes: list[str], logger: logging.Logger | None = 
                           f'({names}); set --cfg-options model.head.num_classes={len(classes)}')
     (logger or logging.getLogger('imgcls')).warning(
         f'model.head.num_classes={num} but the training dataset has {len(classes)} classes ({names}): '
-        f'{num - len(classes)} outputs will never be a label; set model.head.num_classes={len(classes)} '
+        f'{num - len(classes)} output{"s" if num - len(classes) > 1 else ""} will never be a label; set '
+        f'model.head.num_classes={len(classes)} '
         'unless you mean to add classes later')
 
 
@@ -93,20 +95,36 @@ def build_loaders(cfg, distributed: bool, seed: int, logger: logging.Logger | No
     classes = _dataset_classes(train_set)
     _check_num_classes(cfg, classes, logger)
     train_args = dict(data_cfg.get('train_dataloader', {}))
+    workers = train_args.pop('workers_per_gpu', data_cfg.get('workers_per_gpu', 2))
     train_loader = build_dataloader(
-        train_set, train_args.pop('samples_per_gpu', data_cfg['samples_per_gpu']),
-        train_args.pop('workers_per_gpu', data_cfg.get('workers_per_gpu', 2)), dist=distributed,
-        shuffle=True, seed=seed, drop_last=train_args.pop('drop_last', False), **train_args)
+        train_set, train_args.pop('samples_per_gpu', data_cfg['samples_per_gpu']), workers, dist=distributed,
+        shuffle=True, seed=seed, drop_last=train_args.pop('drop_last', False),
+        **with_start_method(cfg, train_args, workers))
     eval_cfg = dict(cfg.get('evaluation') or {})
     if 'val' not in data_cfg or eval_cfg.get('interval', 1) <= 0:
         return train_set, train_loader, None
     val_set = build_dataset(data_cfg['val'], default_args={'test_mode': True})
     val_args = dict(data_cfg.get('val_dataloader', {}))
+    workers = val_args.pop('workers_per_gpu', data_cfg.get('workers_per_gpu', 2))
     val_loader = build_dataloader(
-        val_set, val_args.pop('samples_per_gpu', data_cfg['samples_per_gpu']),
-        val_args.pop('workers_per_gpu', data_cfg.get('workers_per_gpu', 2)), dist=distributed,
-        shuffle=False, seed=seed, **val_args)
+        val_set, val_args.pop('samples_per_gpu', data_cfg['samples_per_gpu']), workers, dist=distributed,
+        shuffle=False, seed=seed, **with_start_method(cfg, val_args, workers))
     return train_set, train_loader, val_loader
+
+
+def with_start_method(cfg, loader_args: dict, workers) -> dict:
+    """``loader_args`` with mmcls's ``mp_start_method`` as the loader workers' ``multiprocessing_context``
+    (where the loader has workers and its own settings do not choose one)."""
+    import multiprocessing
+    method = cfg.get('mp_start_method')
+    if method is None:
+        return loader_args
+    if method not in multiprocessing.get_all_start_methods():
+        raise ConfigError(f'mp_start_method={method!r} is not a start method of this platform; use one of '
+                          f'{", ".join(multiprocessing.get_all_start_methods())}')
+    if isinstance(workers, int) and workers > 0:
+        loader_args = {'multiprocessing_context': method, **loader_args}
+    return loader_args
 
 
 def register_hooks(runner, cfg, val_loader) -> None:
@@ -167,6 +185,38 @@ def resolve_resume(resume, cfg, work_dir: Path) -> Path | None:
     return path
 
 
+@contextlib.contextmanager
+def _held_back_logs():
+    """Keep what the ``imgcls`` logger is given inside the block in a list, to be handled later."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger, keep = logging.getLogger('imgcls'), Keep()
+    handlers, propagate = logger.handlers[:], logger.propagate
+    for h in handlers:
+        logger.removeHandler(h)
+    logger.addHandler(keep)
+    logger.propagate = False
+
+    def restore() -> None:
+        logger.removeHandler(keep)
+        for h in handlers:
+            logger.addHandler(h)
+        logger.propagate = propagate
+
+    try:
+        yield records
+    except BaseException:  # the block failed: say what was held back now, then the error
+        restore()
+        for record in records:
+            logger.handle(record)
+        raise
+    restore()
+
+
 def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bool | None = None,
                 load_from: str | None = None, seed: int | None = None, deterministic: bool = False,
                 device: str | None = None, unsafe_load: bool = False) -> dict:
@@ -178,18 +228,25 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     """
     cfg = copy.deepcopy(cfg)
     reset_warnings()
-    check_for_training(cfg)
-    with_defaults(cfg)
-    prepare_config(cfg)
+    with _held_back_logs() as early:  # said before train.log exists: written there (and shown) once it does
+        check_for_training(cfg)
+        with_defaults(cfg)
+        prepare_config(cfg)
 
     distributed = launched_by_torchrun()
     dev = resolve_device(device or cfg.get('device'))
+    dist_notes: list[tuple[str, str]] = []
     if distributed:
-        dev = init_distributed(dev.type)
+        backend, dist_notes = dist_backend(cfg.get('dist_params'), dev.type)
+        dev = init_distributed(dev.type, backend)
     work_dir = Path(work_dir or cfg.get('work_dir') or default_work_dir(cfg))
     if is_main_process():
         work_dir.mkdir(parents=True, exist_ok=True)
     logger = get_logger(work_dir / 'train.log' if is_main_process() else None)
+    for record in early:
+        logger.handle(record)
+    for key, note in dist_notes:
+        warn_once(logger, key, note)
 
     seed = next(s for s in (seed, cfg.get('seed'), random_seed()) if s is not None)
     set_random_seed(seed + get_rank(), deterministic or bool(cfg.get('deterministic', False)))
@@ -232,8 +289,11 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     runner_cls = runner_class(runner_cfg)
     meta = {'seed': int(seed), 'config': cfg.pretty_text, 'CLASSES': [str(c) for c in classes],
             'exp_name': work_dir.name}
-    runner = runner_cls(model, optimizer, work_dir, speed, logger=logger, max_epochs=runner_cfg.get('max_epochs'),
-                        max_iters=runner_cfg.get('max_iters'), meta=meta, step_module=step_module)
+    by_epoch = runner_cfg.get('type', 'EpochBasedRunner') == 'EpochBasedRunner'  # its length only (schema.py)
+    runner = runner_cls(model, optimizer, work_dir, speed, logger=logger,
+                        max_epochs=runner_cfg.get('max_epochs') if by_epoch else None,
+                        max_iters=None if by_epoch else runner_cfg.get('max_iters'), meta=meta,
+                        step_module=step_module)
     register_hooks(runner, cfg, val_loader)
     if resume_path is not None:
         runner.resume(resume_path, unsafe=unsafe_load)
@@ -247,6 +307,29 @@ def train_model(cfg, work_dir: str | os.PathLike | None = None, resume: str | bo
     if distributed:
         shutdown_distributed()
     return dict(runner.last_eval)
+
+
+def dist_backend(dist_params, device_type: str) -> tuple[str | None, list[tuple[str, str]]]:
+    """The process-group backend ``dist_params`` asks for under torchrun (None: NCCL on CUDA, gloo on CPU), and
+    ``(key, message)`` for each of its settings that cannot be honoured.
+
+    Without torchrun there is no process group, and ``dist_params`` has no use (as in mmcls)."""
+    if dist_params is None:
+        return None, []
+    if not isinstance(dist_params, dict):
+        raise ConfigError(f"dist_params must be a dict such as dict(backend='nccl'), got {dist_params!r}")
+    params = dict(dist_params)
+    backend = params.pop('backend', None)
+    notes = [(f'dist_params.{key}', f'dist_params.{key}={value!r} is not used: torchrun sets the rendezvous '
+                                    '(--master-addr / --master-port, or --rdzv-endpoint)')
+             for key, value in sorted(params.items())]
+    if backend is not None and not isinstance(backend, str):
+        raise ConfigError(f"dist_params.backend must be a name such as 'nccl' or 'gloo', got {backend!r}")
+    if backend == 'nccl' and device_type != 'cuda':
+        notes.append(('dist_params.backend', "dist_params.backend='nccl' needs CUDA devices: this "
+                                             f'{device_type} run uses gloo'))
+        backend = None
+    return backend, notes
 
 
 def runner_class(runner_cfg: dict):
@@ -289,7 +372,6 @@ def apply_runtime_keys(cfg, logger: logging.Logger, dev: torch.device, distribut
     ignored = {
         'momentum_config': 'momentum schedules are not implemented; the optimizer keeps its momentum',
         'gpu_ids': 'choose devices with --device, CUDA_VISIBLE_DEVICES or torchrun',
-        'mp_start_method': 'loader workers use the platform default start method',
     }
     for key, why in ignored.items():
         if cfg.get(key):

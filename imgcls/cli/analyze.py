@@ -27,15 +27,27 @@ def add_parser(sub) -> None:
         q.set_defaults(func=run)
 
 
-SHAPE_HELP = ("input H W (or C H W); default: the size the config's test pipeline gives every image, else 224 "
-              '224 (32 32 for CIFAR-style backbones)')
+SHAPE_HELP = ("input H W, or C H W (C defaults to the channels the model's first layer takes); default: the "
+              "size every image has after the config's test pipeline (its last fixed-size Resize or crop), else "
+              "the backbone's img_size, else 32 32 for CIFAR-style backbones and 224 224 for the rest")
 
 
-def input_shape(cfg, shape: list[int] | None) -> tuple[int, int, int]:
-    """(C, H, W) from ``--shape``, else from the config's test pipeline and backbone."""
+def input_shape(cfg, shape: list[int] | None, model=None) -> tuple[int | None, int, int]:
+    """(C, H, W) from ``--shape``, else from the config's test pipeline and backbone.
+
+    C (unless ``--shape`` gives it): what the first convolution of ``model`` takes when a model is given,
+    else ``model.backbone.in_channels`` or its class's default, else None when only the built model can
+    tell (LeNet5 has no such argument)."""
     from ..apis.inference import pipeline_input_size  # keeps imgcls --help fast
     backbone = cfg.model.get('backbone', {}) or {}
-    channels = backbone.get('in_channels', 3)
+    if model is not None:
+        from ..apis.export import model_in_channels  # keeps imgcls --help fast
+        channels = model_in_channels(model, backbone.get('in_channels', 3))
+    else:
+        import imgcls.models  # noqa: F401  (registers the backbones, whose in_channels defaults are read) keeps imgcls --help fast
+
+        from ..data.channels import model_in_channels as config_in_channels  # keeps imgcls --help fast
+        channels = config_in_channels(cfg)
     if shape is None:
         fixed = pipeline_input_size(cfg)
         if fixed is not None:
@@ -58,6 +70,6 @@ def run_complexity(args: argparse.Namespace) -> int:
     cfg = load_config(args.config, args.cfg_options)
     prepare_config(cfg)
     model = build_model(cfg, init=False)
-    result = get_complexity(model, input_shape(cfg, args.shape))
+    result = get_complexity(model, input_shape(cfg, args.shape, model))
     print(result.table(max_depth=args.depth))
     return 0

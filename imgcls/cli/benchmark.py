@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .analyze import input_shape
+from .analyze import SHAPE_HELP, input_shape
 from .common import add_cfg_options, load_config
 
 
@@ -17,8 +17,7 @@ def add_parser(sub) -> None:
                                    '/ compile, "auto" when unset).')
     p.add_argument('config')
     p.add_argument('--batch-size', type=int, default=32)
-    p.add_argument('--shape', nargs='+', type=int, metavar='N',
-                   help='input H W (or C H W); default 224 224, or 32 32 for CIFAR-style backbones')
+    p.add_argument('--shape', nargs='+', type=int, metavar='N', help=SHAPE_HELP)
     p.add_argument('--amp', action=argparse.BooleanOptionalAction, default=None,
                    help='low-precision autocast (bf16, or fp16 on GPUs without bf16); default: the config\'s')
     p.add_argument('--channels-last', action=argparse.BooleanOptionalAction, default=None,

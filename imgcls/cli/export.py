@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..apis import load_trained_model, prepare_config  # keeps imgcls --help fast
-    from ..apis.export import export_model, model_in_channels  # keeps imgcls --help fast
+    from ..apis.export import export_model  # keeps imgcls --help fast
     fmt = args.fmt or ('torchscript' if args.out.lower().endswith(('.pt', '.ts', '.torchscript')) else 'onnx')
     if fmt == 'onnx':  # fail before loading anything when the optional packages are missing
         from ..apis.export import require_export_packages  # keeps imgcls --help fast
@@ -51,9 +51,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = copy.deepcopy(load_config(args.config, args.cfg_options))
     prepare_config(cfg)
     model, _ = load_trained_model(cfg, args.checkpoint, 'cpu', args.unsafe_load)
-    shape = input_shape(cfg, args.shape)
-    if args.shape is None or len(args.shape) < 3:
-        shape = (model_in_channels(model, shape[0]), *shape[1:])
+    shape = input_shape(cfg, args.shape, model)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         result = export_model(model, args.out, fmt=fmt, shape=shape, dynamic_batch=args.dynamic_batch,

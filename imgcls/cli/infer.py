@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     elif done:
         print(_table([p for p, _ in done], [r for _, r in done], args.topk))
     if skipped:
+        rest = 'the others were predicted' if done else 'nothing was predicted'
         raise DataError(f'{len(skipped)} of {len(paths)} image(s) could not be read and were skipped (listed '
-                        'above); the others were predicted')
+                        f'above); {rest}')
     return 0

@@ -28,12 +28,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..apis import train_model  # keeps imgcls --help fast
     cfg = load_config(args.config, args.cfg_options)
-    results = train_model(cfg, work_dir=args.work_dir, resume=args.resume, load_from=args.load_from,
-                          seed=args.seed, deterministic=args.deterministic, device=args.device,
-                          unsafe_load=args.unsafe_load)
-    if results:
-        from ..engine.dist import is_main_process  # keeps imgcls --help fast
-        if is_main_process():
-            print('final evaluation: ' + ', '.join(f'{k} {v:.2f}' for k, v in results.items()
-                                                   if isinstance(v, (int, float))))
+    # the final evaluation is logged by train_model (console and train.log): not printed a second time here
+    train_model(cfg, work_dir=args.work_dir, resume=args.resume, load_from=args.load_from, seed=args.seed,
+                deterministic=args.deterministic, device=args.device, unsafe_load=args.unsafe_load)
     return 0

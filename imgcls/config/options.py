@@ -106,6 +106,8 @@ def _parse_value(text: str, depth: int = 0) -> Any:
     if parts is not None and len(s) >= 2 and s[0] + s[-1] in ('[]', '()'):
         inner = _split_top_level(s[1:-1])
         if inner is not None:  # the first bracket closes at the end: one list or tuple
+            if len(inner) > 1 and any(not p.strip() for p in inner[:-1]):
+                raise _Unparsable(s, 'it has an empty item between two commas')
             items = [] if inner == [''] or not s[1:-1].strip() else _items(inner, depth)
             return items if s[0] == '[' else tuple(items)
     value = _literal(s)

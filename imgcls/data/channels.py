@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ConfigError
-from ..registry import all_registries
+from ..registry import accepted_parameters, all_registries
 from .pipelines.loading import LoadImageFromFile
 from .registries import DATASETS, PIPELINES
 
@@ -36,7 +35,8 @@ def image_channels(ds: Any, where: str) -> tuple[int | None, str]:
 
 
 def model_in_channels(cfg: Any) -> int | None:
-    """``model.backbone.in_channels``, or the default of the backbone's class (None when unknown)."""
+    """``model.backbone.in_channels``, or the default of the backbone's class, found through ``**kwargs``
+    up its base classes (None when unknown)."""
     model = cfg.get('model') if hasattr(cfg, 'get') else None
     backbone = model.get('backbone') if isinstance(model, Mapping) else None
     if not isinstance(backbone, Mapping):
@@ -48,8 +48,12 @@ def model_in_channels(cfg: Any) -> int | None:
     cls = registry.get(backbone.get('type')) if registry is not None and isinstance(backbone.get('type'), str) else None
     if cls is None:
         return None
-    default = inspect.signature(cls).parameters.get('in_channels')
-    return default.default if default is not None and isinstance(default.default, int) else None
+    try:
+        default = accepted_parameters(cls).get('in_channels')
+    except (TypeError, ValueError):  # no signature to read
+        return None
+    value = default.default if default is not None else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def check_channels(cfg: Any, mean_values: int | None) -> None:
@@ -66,8 +70,10 @@ def check_channels(cfg: Any, mean_values: int | None) -> None:
         have, source = image_channels(data.get(split), f'data.{split}')
         if have is None or have == want or (have == 1 and mean_values == want):
             continue
-        fix = ("the loading step's color_type ('color' gives 3 channels, 'grayscale' 1)" if 'color_type' in source
-               else 'a dataset with images of that many channels')
+        fix = ("change the loading step's color_type ('color' gives 3 channels, 'grayscale' 1)"
+               if 'color_type' in source else f'use a dataset whose images have {want} channel(s)')
+        backbone = cfg['model']['backbone']
+        said = '' if 'in_channels' in backbone else f", the default of {backbone.get('type')}"
         raise ConfigError(f'{source} gives {have}-channel images but the model takes {want} '
-                          f'(model.backbone.in_channels={want}): set model.backbone.in_channels={have}, or change '
-                          f'{fix}.')
+                          f'(model.backbone.in_channels={want}{said}): set model.backbone.in_channels={have}, '
+                          f'or {fix}.')

@@ -30,14 +30,15 @@ def launched_by_torchrun() -> bool:
     return 'LOCAL_RANK' in os.environ and 'WORLD_SIZE' in os.environ
 
 
-def init_distributed(device: str) -> torch.device:
-    """Join the process group torchrun set up (NCCL on CUDA, gloo on CPU); return this rank's device."""
+def init_distributed(device: str, backend: str | None = None) -> torch.device:
+    """Join the process group torchrun set up (``backend``, else NCCL on CUDA, gloo on CPU); return this rank's
+    device."""
     local_rank = int(os.environ.get('LOCAL_RANK', 0))
     if device.startswith('cuda'):
         torch.cuda.set_device(local_rank)
-        backend, dev = 'nccl', torch.device('cuda', local_rank)
+        backend, dev = backend or 'nccl', torch.device('cuda', local_rank)
     else:
-        backend, dev = 'gloo', torch.device('cpu')
+        backend, dev = backend or 'gloo', torch.device('cpu')
     if not is_distributed():
         dist.init_process_group(backend=backend, **_attempt_store())
         atexit.register(shutdown_distributed, wait=False)

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -16,9 +17,14 @@ class _ClosedPipe:
         raise BrokenPipeError(32, 'Broken pipe')
 
 
-def test_broken_pipe_returns_141_without_a_traceback(monkeypatch, capsys):
+CONFIG = str(Path(__file__).resolve().parents[2] / 'configs' / 'resnet' / 'resnet18_digits.py')
+
+
+@pytest.mark.parametrize('argv', [['list', 'configs'], ['list', 'models'], ['list', 'all'], ['list', 'backbones'],
+                                  ['config', CONFIG], ['analyze', 'complexity', CONFIG]])
+def test_broken_pipe_returns_141_without_a_traceback(argv, monkeypatch, capsys):
     monkeypatch.setattr(sys, 'stdout', _ClosedPipe())
-    assert main(['list', 'configs']) == 141
+    assert main(argv) == 141
     assert capsys.readouterr().err == ''
 
 

@@ -105,10 +105,16 @@ def test_infer_skips_unreadable_files_and_exits_1_at_the_end(trained_digits, tmp
         Image.fromarray(np.round(digits.images[i] * 255 / 16).astype(np.uint8)).save(f)
     bad = tmp_path / 'imgs' / 'b.png'
     bad.write_bytes(b'\x89PNG\r\n\x1a\n' + b'not really a png')
+    text = tmp_path / 'imgs' / 'notes.jpg'  # a text file with an image's name
+    text.write_text('not an image\n')
+    truncated = tmp_path / 'imgs' / 'd.png'
+    truncated.write_bytes(good[0].read_bytes()[:60])
     code, out, err = _run(capsys, 'infer', config, ckpt, tmp_path / 'imgs', '--json')
     assert code == 1
     assert [r['path'] for r in json.loads(out)] == [str(f) for f in good]  # the others were still predicted
-    assert f'skipped {bad}:' in err
-    assert '1 of 3 image(s) could not be read and were skipped' in err
+    for path in (bad, text, truncated):
+        assert f'skipped {path}: ' in err
+    assert 'truncated' in err
+    assert '3 of 5 image(s) could not be read and were skipped (listed above); the others were predicted' in err
     code, out, err = _run(capsys, 'infer', config, ckpt, bad)  # nothing readable: no table, still exit 1
-    assert code == 1 and out == '' and f'skipped {bad}:' in err
+    assert code == 1 and out == '' and f'skipped {bad}:' in err and 'nothing was predicted' in err

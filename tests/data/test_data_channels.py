@@ -44,3 +44,13 @@ def test_grayscale_dataset_into_the_default_three_channel_model():
 def test_matching_or_undecidable_channels_pass(backbone, load, dataset, norm):
     _, pre = move_normalize_to_model(_cfg(backbone, load, dataset, norm))
     assert pre['mean'] == norm['mean']
+
+
+@pytest.mark.parametrize('backbone', ['ResNet_CIFAR', 'ResNetV1d', 'SEResNet'])
+def test_an_in_channels_default_inherited_through_kwargs_is_checked(backbone):
+    # these classes take in_channels through **kwargs from ResNet (default 3): the Digits images have 1
+    cfg = _cfg(dict(type=backbone, depth=50), dataset='Digits', norm=NORM1)
+    with pytest.raises(ConfigError, match=rf'data.train \(Digits images\) gives 1-channel images but the model takes '
+                                          rf'3 \(model.backbone.in_channels=3, the default of {backbone}\): set '
+                                          r'model.backbone.in_channels=1, or use a dataset whose images have 3'):
+        move_normalize_to_model(cfg)

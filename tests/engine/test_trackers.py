@@ -62,6 +62,37 @@ def test_wandb_gets_init_kwargs_metrics_at_their_iteration_and_the_logs(tmp_path
     assert wandb.calls[4][1] == (str(tmp_path / 'train.log'),)  # checkpoints are not uploaded
 
 
+def test_wandb_define_metric_cfg_sets_the_summaries(tmp_path, monkeypatch):
+    wandb = Calls('wandb')
+    monkeypatch.setitem(sys.modules, 'wandb', wandb)
+    hook = HOOKS.build(dict(type='WandbLoggerHook', log_artifact=False,
+                            define_metric_cfg={'val/accuracy_top-1': 'max', 'train/loss': 'min'}))
+    drive(hook, tmp_path)
+    assert wandb.calls[1:3] == [('define_metric', ('val/accuracy_top-1',), {'summary': 'max'}),
+                                ('define_metric', ('train/loss',), {'summary': 'min'})]
+    with pytest.raises(ConfigError, match='define_metric_cfg must be a dict'):
+        HOOKS.build(dict(type='WandbLoggerHook', define_metric_cfg=['max']))
+
+
+@pytest.mark.parametrize('name', ['PaviLoggerHook', 'NeptuneLoggerHook', 'DvcliveLoggerHook', 'ClearMLLoggerHook',
+                                  'SegmindLoggerHook'])
+def test_mmcv_loggers_without_an_imgcls_client_are_said_once_and_log_nothing(name, caplog):
+    import logging
+
+    from imgcls.engine.hooks import LoggerHook
+    from imgcls.engine.warn import reset_warnings
+    reset_warnings()
+    with caplog.at_level(logging.WARNING, logger='imgcls'):
+        hook = HOOKS.build(dict(type=name, init_kwargs=dict(project='p'), add_graph=True),
+                           default_args={'interval': 1, 'by_epoch': True})
+        HOOKS.build(dict(type=name), default_args={'interval': 1, 'by_epoch': True})
+    assert [r.getMessage() for r in caplog.records] == [
+        f'log_config.hooks: {name} (with add_graph, init_kwargs) is not used: imgcls has no client for that service '
+        '(train.log and log.jsonl are written; TensorboardLoggerHook, WandbLoggerHook and MlflowLoggerHook send the '
+        'metrics to a tracker)']
+    assert not isinstance(hook, LoggerHook)  # its interval does not change how often the others write
+
+
 def test_mlflow_gets_experiment_tags_params_metrics_and_the_model(tmp_path, monkeypatch):
     mlflow, mlflow_pytorch = Calls('mlflow'), Calls('mlflow.pytorch')
     monkeypatch.setitem(sys.modules, 'mlflow', mlflow)

@@ -65,6 +65,19 @@ def test_train_writes_the_work_dir(trained):
 
 
 @pytest.mark.slow
+def test_every_evaluation_is_on_the_console_and_in_train_log_once(tmp_path, capsys):
+    cfg = write_tiny_config(tmp_path, "evaluation = dict(metric=['accuracy', 'precision', 'recall'])\n")
+    assert main(['train', str(cfg), '--work-dir', str(tmp_path / 'work')]) == 0
+    out = capsys.readouterr().out
+    log = (tmp_path / 'work' / 'train.log').read_text()
+    for line in ('evaluation at epoch 1: accuracy_top-1 ', 'evaluation at epoch 2: accuracy_top-1 ',
+                 'final evaluation at the end (2 epochs, 24 iterations): accuracy_top-1 '):
+        assert out.count(line) == 1 and log.count(f'INFO {line}') == 1, line
+    assert ', precision ' in log.splitlines()[-1] and ', recall ' in log.splitlines()[-1]
+    assert out.count('final evaluation') == 1
+
+
+@pytest.mark.slow
 def test_checkpoint_format(trained):
     _, work = trained
     ckpt = torch.load(work / 'epoch_1.pth', weights_only=True)

@@ -72,6 +72,10 @@ def test_more_outputs_than_classes_is_said_before_training(caplog):
         _check_num_classes(cfg, ['a', 'b', 'c'], LOG)
     assert caplog.records[0].getMessage().startswith('model.head.num_classes=5 but the training dataset has 3 '
                                                      'classes (a, b, c): 2 outputs will never be a label')
+    with caplog.at_level(logging.WARNING, logger='imgcls.test'):
+        _check_num_classes({'model': {'head': {'num_classes': 4}}}, ['a', 'b', 'c'], LOG)
+    assert caplog.records[1].getMessage().startswith('model.head.num_classes=4 but the training dataset has 3 '
+                                                     'classes (a, b, c): 1 output will never be a label; ')
     with pytest.raises(ConfigError, match='set --cfg-options model.head.num_classes=3'):
         _check_num_classes({'model': {'head': {'num_classes': 2}}}, ['a', 'b', 'c'], LOG)
 

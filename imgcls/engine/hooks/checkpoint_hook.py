@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from ..dist import is_main_process
+from ..warn import warn_once
 from .hook import HOOKS, Hook
 
 
@@ -47,8 +48,14 @@ class CheckpointHook(Hook):
     def __init__(self, interval: int = 1, by_epoch: bool = True, save_optimizer: bool = True,
                  out_dir: str | None = None, max_keep_ckpts: int = -1, save_last: bool = True,
                  create_symlink: bool = True, sync_buffer: bool = False, file_client_args=None):
-        # create_symlink / sync_buffer / file_client_args: mmcv options kept for config compatibility
-        # (latest.pth is always a hard link or copy; buffers are synced by DDP; files are local)
+        # sync_buffer: under torchrun DDP broadcasts rank 0's buffers at every forward, so they are in sync
+        if not create_symlink:
+            warn_once(None, 'checkpoint_config.create_symlink', 'checkpoint_config.create_symlink=False is not '
+                      'honoured: latest.pth is always written (a hard link to the newest checkpoint, or a copy), '
+                      'as --resume reads it')
+        if file_client_args is not None and dict(file_client_args).get('backend', 'disk') not in ('disk', 'local'):
+            warn_once(None, 'checkpoint_config.file_client_args', f'checkpoint_config.file_client_args='
+                      f'{file_client_args!r} is not used: checkpoints are written to local files')
         self.interval, self.by_epoch = interval, by_epoch
         self.save_optimizer, self.out_dir = save_optimizer, out_dir
         self.max_keep_ckpts, self.save_last = max_keep_ckpts, save_last

@@ -12,6 +12,7 @@ import torch.distributed as dist
 
 from ...errors import ConfigError, DataError
 from ..dist import get_world_size, is_distributed, is_main_process
+from ..warn import warn_once
 from .checkpoint_hook import link_latest  # noqa: F401  (re-exported for users of this module)
 from .ema import EMAHook
 from .hook import HOOKS, Hook
@@ -112,7 +113,8 @@ def _check_eval_kwargs(dataset, kwargs: dict) -> None:
         return
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return
-    allowed = {'interval', 'by_epoch', 'save_best', 'rule', 'start', 'metric', 'metric_options'} | set(params)
+    allowed = {'interval', 'by_epoch', 'save_best', 'rule', 'start', 'metric', 'metric_options', 'greater_keys',
+               'less_keys', 'broadcast_bn_buffer', *_UNUSED_EVAL_KEYS} | set(params)
     for key in kwargs:
         if key not in allowed:
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
@@ -126,11 +128,25 @@ def format_evaluation(results: dict, where: str) -> str:
     return f'evaluation at {where}: ' + (', '.join(items) if items else 'no scalar metrics')
 
 
-def _rule_for(metric: str) -> str:
+def _rule_for(metric: str, greater_keys=(), less_keys=()) -> str:
+    """'greater' or 'less' is better for ``metric``: mmcv's ``greater_keys`` / ``less_keys`` first, then the
+    usual names (a loss or an error is better smaller)."""
     name = metric.lower()
-    if any(k in name for k in _LESS_KEYS):
+    if any(str(k).lower() in name for k in greater_keys or ()):
+        return 'greater'
+    if any(str(k).lower() in name for k in (*(less_keys or ()), *_LESS_KEYS)):
         return 'less'
     return 'greater'
+
+
+# mmcv EvalHook / DistEvalHook arguments imgcls takes but does not use, and why (said once when given)
+_UNUSED_EVAL_KEYS = {
+    'gpu_collect': 'under torchrun the scores are gathered with torch.distributed all_gather, on any device',
+    'tmpdir': 'under torchrun the scores are gathered with torch.distributed all_gather, without files',
+    'out_dir': 'best checkpoints are written to the work dir only',
+    'file_client_args': 'checkpoints are written to local files',
+    'test_fn': 'evaluation runs the model\'s test_step',
+}
 
 
 @HOOKS.register_module(name=['EvalHook', 'DistEvalHook'])
@@ -142,9 +158,25 @@ class EvalHook(Hook):
 
     def __init__(self, dataloader, interval: int = 1, by_epoch: bool = True, save_best: str | None = None,
                  rule: str | None = None, start: int | None = None, metric='accuracy',
-                 metric_options: dict | None = None, **eval_kwargs):
+                 metric_options: dict | None = None, greater_keys=None, less_keys=None,
+                 broadcast_bn_buffer: bool = True, gpu_collect=None, tmpdir=None, out_dir=None,
+                 file_client_args=None, test_fn=None, **eval_kwargs):
         self.dataloader, self.interval, self.by_epoch = dataloader, interval, by_epoch
+        if rule not in (None, 'greater', 'less'):
+            raise ConfigError(f"evaluation.rule={rule!r}: use 'greater' or 'less' (which score is better), or leave "
+                              'it out to decide from the metric name')
         self.save_best, self.rule, self.start = save_best, rule, start
+        self.greater_keys, self.less_keys = greater_keys or (), less_keys or ()  # how save_best='auto' ranks
+        given = dict(gpu_collect=gpu_collect, tmpdir=tmpdir, out_dir=out_dir, file_client_args=file_client_args,
+                     test_fn=test_fn)
+        for key, value in given.items():
+            if value is not None:
+                warn_once(None, f'evaluation.{key}', f'evaluation.{key}={value!r} is not used: '
+                                                     f'{_UNUSED_EVAL_KEYS[key]}')
+        if not broadcast_bn_buffer:  # True: DDP itself broadcasts rank 0's buffers at every forward
+            warn_once(None, 'evaluation.broadcast_bn_buffer',
+                      'evaluation.broadcast_bn_buffer=False is not honoured: under torchrun DDP broadcasts rank '
+                      "0's BatchNorm buffers at every forward, so every process evaluates with the same statistics")
         self.eval_kwargs = dict(metric=metric, metric_options=metric_options, **eval_kwargs)
         _check_eval_kwargs(dataloader.dataset, eval_kwargs)
         self.best_score: float | None = None
@@ -206,7 +238,7 @@ class EvalHook(Hook):
         if key not in results:
             raise ConfigError(f'evaluation.save_best={key!r} is not among the computed metrics '
                               f'{sorted(results)}; use one of them or "auto"')
-        rule = self.rule or _rule_for(key)
+        rule = self.rule or _rule_for(key, self.greater_keys, self.less_keys)
         score = float(results[key])
         better = self.best_score is None or (score > self.best_score if rule == 'greater' else score < self.best_score)
         if not better:

@@ -17,6 +17,7 @@ import torch
 from tqdm import tqdm
 
 from ..dist import all_reduce_mean, is_main_process
+from ..warn import warn_once
 from .hook import HOOKS, Hook
 
 
@@ -56,10 +57,17 @@ class LoggerHook(Hook):
 
     priority = 'VERY_LOW'
 
-    def __init__(self, interval: int = 10, ignore_last: bool = True, reset_flag: bool = False,
+    def __init__(self, interval: int = 10, ignore_last: bool | None = None, reset_flag: bool | None = None,
                  by_epoch: bool = True):
         self.interval = interval
         self.by_epoch = by_epoch
+        name = type(self).__name__
+        if ignore_last:  # False is what imgcls does
+            warn_once(None, f'{name}.ignore_last', f'log_config: {name} ignore_last=True is not honoured: the last '
+                      'iterations of an epoch are always logged, averaged since the line before')
+        if reset_flag is not None:
+            warn_once(None, f'{name}.reset_flag', f'log_config: {name} reset_flag={reset_flag!r} is not used: each '
+                      'line averages the iterations since the line before')
 
     def write(self, runner, record: dict) -> None:
         raise NotImplementedError
@@ -116,8 +124,16 @@ def _drop_partial_last_line(path: Path) -> None:
 class TextLoggerHook(LoggerHook):
     """A tqdm progress bar (loss, lr, img/s, data-wait share, ETA) on a terminal, plain lines otherwise."""
 
-    def __init__(self, interval: int = 10, bar: bool | None = None, **kwargs):
+    def __init__(self, interval: int = 10, bar: bool | None = None, interval_exp_name=None, out_dir=None,
+                 out_suffix=None, keep_local=None, file_client_args=None, **kwargs):
         super().__init__(interval, **kwargs)
+        # mmcv TextLoggerHook arguments for copying logs elsewhere: train.log and log.jsonl stay in the work dir
+        given = dict(interval_exp_name=interval_exp_name, out_dir=out_dir, out_suffix=out_suffix,
+                     keep_local=keep_local, file_client_args=file_client_args)
+        for key, value in given.items():
+            if value is not None:
+                warn_once(None, f'TextLoggerHook.{key}', f'log_config: TextLoggerHook {key}={value!r} is not used: '
+                          'train.log and log.jsonl are written to the work dir only')
         self.bar_enabled = bar
         self.bar = None
 

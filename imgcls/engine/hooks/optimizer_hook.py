@@ -25,7 +25,14 @@ class OptimizerHook(Hook):
 
     def __init__(self, grad_clip: dict | None = None, cumulative_iters: int = 1, detect_anomalous_params=False,
                  loss_scale=None, distributed: bool = True, coalesce: bool = True, bucket_size_mb: int = -1):
-        # distributed / coalesce / bucket_size_mb: mmcv's own gradient all-reduce, which DDP does here
+        # distributed / coalesce / bucket_size_mb: mmcv's own gradient all-reduce, which DDP does here (always,
+        # under torchrun, in its own buckets): mmcv's defaults are what happens, other values are said
+        unused = {'distributed': (distributed, True), 'coalesce': (coalesce, True),
+                  'bucket_size_mb': (bucket_size_mb, -1)}
+        for key, (value, default) in unused.items():
+            if value != default:
+                warn_once(None, f'optimizer_config.{key}', f'optimizer_config.{key}={value!r} is not used: under '
+                          'torchrun DDP all-reduces the gradients, in buckets of its own')
         if grad_clip is not None and not (isinstance(grad_clip, dict) and 'max_norm' in grad_clip):
             raise ConfigError(f'optimizer_config.grad_clip must be None or a dict with max_norm, got {grad_clip!r}')
         if grad_clip is not None:

@@ -13,7 +13,7 @@ from types import ModuleType
 from ...errors import ConfigError
 from ..checkpoint import unwrap_model
 from ..dist import is_main_process
-from .hook import HOOKS
+from .hook import HOOKS, Hook
 from .logger import LoggerHook
 
 
@@ -66,13 +66,20 @@ class WandbLoggerHook(LoggerHook):
     """Weights & Biases (extra ``wandb``): ``dict(type='WandbLoggerHook', init_kwargs=dict(project='p'))``.
 
     ``log_artifact``: at the end, upload the work dir's files ending in ``out_suffix`` as one artifact.
+    ``define_metric_cfg``: ``{metric: summary}`` for ``wandb.define_metric`` (``{'val/accuracy_top-1': 'max'}``).
     """
 
     def __init__(self, init_kwargs: dict | None = None, interval: int = 10, commit: bool = True,
                  with_step: bool = True, log_artifact: bool = True,
-                 out_suffix: str | tuple[str, ...] = ('.log.json', '.log', '.py', '.jsonl'), **kwargs):
+                 out_suffix: str | tuple[str, ...] = ('.log.json', '.log', '.py', '.jsonl'),
+                 define_metric_cfg: dict | None = None, **kwargs):
         super().__init__(interval, **kwargs)
         self.init_kwargs = dict(init_kwargs or {})
+        # mmcv's summary settings, e.g. {'val/accuracy_top-1': 'max'}: wandb.define_metric(name, summary=...)
+        if define_metric_cfg is not None and not isinstance(define_metric_cfg, dict):
+            raise ConfigError(f"WandbLoggerHook define_metric_cfg must be a dict such as {{'val/accuracy_top-1': "
+                              f"'max'}}, got {define_metric_cfg!r}")
+        self.define_metric_cfg = dict(define_metric_cfg or {})
         self.commit, self.with_step, self.log_artifact = commit, with_step, log_artifact
         self.out_suffix = (out_suffix,) if isinstance(out_suffix, str) else tuple(out_suffix)
         self.wandb = None
@@ -83,6 +90,8 @@ class WandbLoggerHook(LoggerHook):
         self.wandb = import_tracker('wandb', 'WandbLoggerHook', 'wandb')
         self.init_kwargs.setdefault('dir', str(runner.work_dir))
         self.wandb.init(**self.init_kwargs)
+        for metric, summary in self.define_metric_cfg.items():
+            self.wandb.define_metric(metric, summary=summary)
 
     def write(self, runner, record: dict) -> None:
         if self.wandb is None:
@@ -143,3 +152,25 @@ class MlflowLoggerHook(LoggerHook):
                                                                                       'models')
         self.mlflow.end_run()
         self.mlflow = None
+
+
+
+class UnsupportedLoggerHook(Hook):
+    """Stands for an mmcv logger hook of a service imgcls has no client for: it logs nothing, and says so once.
+
+    Not a :class:`LoggerHook`, so its ``interval`` does not change how often the other loggers write."""
+
+    def __init__(self, **kwargs):
+        from ..warn import warn_once
+        name = type(self).__name__
+        # interval / by_epoch come from log_config itself; anything else was written for this hook
+        given = sorted(set(kwargs) - {'interval', 'by_epoch'})
+        with_args = f' (with {", ".join(given)})' if given else ''
+        warn_once(None, f'log_config.{name}', f'log_config.hooks: {name}{with_args} is not used: imgcls has no '
+                  'client for that service (train.log and log.jsonl are written; TensorboardLoggerHook, '
+                  'WandbLoggerHook and MlflowLoggerHook send the metrics to a tracker)')
+
+
+# mmcv 1.x loggers of services imgcls does not talk to: a config naming one still trains, and says so once
+for _name in ('PaviLoggerHook', 'NeptuneLoggerHook', 'DvcliveLoggerHook', 'ClearMLLoggerHook', 'SegmindLoggerHook'):
+    HOOKS.register_module(module=type(_name, (UnsupportedLoggerHook,), {'__module__': __name__}))
