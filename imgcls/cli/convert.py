@@ -7,9 +7,12 @@ import argparse
 from ..errors import ConfigError
 from .common import load_config
 
+# the converter sources of imgcls.convert.SOURCES (a test keeps the two equal); written out here because importing
+# imgcls.convert imports torch, which would make every `imgcls --help` pay about 2 s
+SOURCES = ('torchvision', 'timm', 'mmcls')
+
 
 def add_parser(sub) -> None:
-    from ..convert import SOURCES  # in add_parser, so --help pays it (torch): kept out of `import imgcls.cli`
     p = sub.add_parser('convert', help="map another library's checkpoint onto imgcls's key names")
     p.add_argument('src', help='checkpoint file of the other library (.pth/.pt/.bin/.safetensors)')
     p.add_argument('dst', help='imgcls checkpoint to write (.pth, or .safetensors for released weights)')

@@ -38,3 +38,23 @@ def test_a_closed_pipe_ends_quietly():
     proc.stderr.close()
     assert proc.wait(timeout=120) == 141
     assert err == ''
+
+
+def test_help_does_not_import_torch():
+    """`imgcls --help` and a subcommand's --help answer without importing torch (which takes seconds)."""
+    code = ('import sys\n'
+            'from imgcls.cli.main import main\n'
+            'for argv in (["--help"], ["convert", "--help"], ["train", "--help"]):\n'
+            '    try:\n'
+            '        main(argv)\n'
+            '    except SystemExit:\n'
+            '        pass\n'
+            'print("torch imported:", "torch" in sys.modules)\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith('torch imported: False'), out[-500:]
+
+
+def test_convert_sources_of_the_cli_are_the_converters():
+    from imgcls.cli.convert import SOURCES as CLI_SOURCES
+    from imgcls.convert import SOURCES
+    assert CLI_SOURCES == SOURCES
