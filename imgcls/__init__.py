@@ -1,6 +1,6 @@
 """imgcls: a config-driven image-classification toolbox for PyTorch.
 
-Layers, lowest first; a module imports only its own layer and the layers below it (tests/test_layers.py
+Layers, lowest first; a module imports only its own layer and the layers below it (tests/test_import_layers.py
 checks every import, at the top of a file or inside a function):
 
 1. ``errors``, ``warn`` -- exception classes; once-per-run warnings

@@ -100,7 +100,7 @@ def violations(path: Path, source: str | None = None, package_dir: Path = PACKAG
     own = layer_of(module)
     rel = path.relative_to(package_dir.parent).as_posix()
     if own is None:
-        return [f'{rel}: {module} is in no layer: add it to LAYERS in tests/test_layers.py']
+        return [f'{rel}: {module} is in no layer: add it to LAYERS in tests/test_import_layers.py']
     found = []
     source = path.read_text(encoding='utf-8') if source is None else source
     for line, target in imported_modules(source, module, path.name == '__init__.py', package_dir):
