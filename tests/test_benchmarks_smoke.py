@@ -117,7 +117,8 @@ def test_time_to_accuracy_contenders_and_the_fitted_mmpretrain_schedule():
     w = workloads.time_to_acc(workloads.params_for('time_to_acc', False, {}), {'npz': lambda *a: 'd.npz'})
     by_name = {c.name: c for c in w.contenders}
     assert set(by_name) == {'imgcls', 'plain', 'plain_best', 'mmpretrain'}
-    assert by_name['plain_best'].args[-3:] == ['--amp', 'bf16', '--channels-last']
+    # hand-tuned for the CPU at hand: bf16 where it is native, fp32 where it would be emulated
+    assert by_name['plain_best'].args[-3:] == ['--amp', 'native', '--channels-last']
     assert by_name['plain_best'].args[:-3] == by_name['plain'].args  # the same recipe, hand-tuned
     assert by_name['mmpretrain'].args[by_name['mmpretrain'].args.index('--recipe') + 1] == 'fitted'
     assert 'x0.1 at epochs 5 and 8' in by_name['mmpretrain'].settings
@@ -136,6 +137,11 @@ def test_quick_time_to_accuracy_run_records_the_chosen_settings(tmp_path):
     assert by_name['mmpretrain']['status'] == 'skipped (--no-peers)'
     assert 'speed settings' not in by_name['imgcls']['settings'] and 'on cpu' in by_name['imgcls']['settings']
     assert '{chosen}' not in by_name['imgcls']['settings']
+    sys.path.insert(0, str(REPO / 'benchmarks' / 'peers'))
+    import plain_loop
+    native = 'bf16 autocast' if plain_loop.native_bf16() else 'fp32 (this CPU has no bf16 instructions'
+    assert by_name['plain_best']['settings'].startswith('the 50-line recipe'), by_name['plain_best']['settings']
+    assert native in by_name['plain_best']['settings'] and 'channels_last' in by_name['plain_best']['settings']
     for c in (by_name['imgcls'], by_name['plain']):
         assert str(REPO) not in c['command'] and str(tmp_path) not in c['command']
         assert c['command'].split()[1].startswith('benchmarks/')

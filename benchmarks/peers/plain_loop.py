@@ -8,8 +8,9 @@ suite's timm virtual environment. Tasks:
     infer       ResNet-50 forward passes (eval, softmax) on a synthetic uint8 batch; images/s
 
 ``--amp fp32`` is eager fp32, ``--amp bf16`` bf16 autocast; ``--channels-last`` puts the model and the
-inputs in channels_last memory format. ``--amp bf16 --channels-last`` is the usual hand tuning for CPUs
-with bf16 instructions (the "best hand-tuned" loop).
+inputs in channels_last memory format. ``--amp native`` is what a person tuning by hand picks for the CPU at
+hand: bf16 autocast where the CPU has bf16 instructions (oneDNN's check), fp32 where bf16 would only be
+emulated. ``--amp native --channels-last`` is the "best hand-tuned" loop.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ def build(arch: str, model: str, in_channels: int, num_classes: int) -> torch.nn
     if model == 'resnet18_cifar':
         return plain_resnet.resnet18_cifar(num_classes, in_channels)
     return plain_resnet.resnet50(num_classes)
+
+
+def native_bf16() -> bool:
+    """True when oneDNN has bf16 kernels in hardware on this CPU (AVX512-BF16 or AMX), as imgcls checks."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def precision(args):
@@ -138,7 +147,7 @@ def main(argv=None) -> int:
     p.add_argument('task', choices=['digits', 'train-step', 'infer'])
     p.add_argument('--result', required=True)
     p.add_argument('--arch', choices=['plain', 'timm'], default='plain')
-    p.add_argument('--amp', choices=['fp32', 'bf16'], default='fp32')
+    p.add_argument('--amp', choices=['fp32', 'bf16', 'native'], default='fp32')
     p.add_argument('--channels-last', action='store_true')
     p.add_argument('--data', help='digits .npz (digits)')
     p.add_argument('--epochs', type=int, default=5)
@@ -160,6 +169,11 @@ def main(argv=None) -> int:
     p.add_argument('--profile', type=int, default=0, help='also profile this many steps (torch.profiler)')
     args = p.parse_args(argv)
     result = torch_info()
+    if args.amp == 'native':
+        args.amp = 'bf16' if native_bf16() else 'fp32'
+        precision_text = ('bf16 autocast' if args.amp == 'bf16'
+                          else 'fp32 (this CPU has no bf16 instructions: bf16 would be emulated)')
+        result['settings'] = precision_text + (' + channels_last' if args.channels_last else ', NCHW')
     if args.task == 'digits':
         result.update(train_digits(args))
     else:

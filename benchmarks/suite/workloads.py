@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 IMGCLS, PLAIN, MMPRE = 'suite/imgcls_child.py', 'peers/plain_loop.py', 'peers/mmpretrain_train.py'
 # a contender's settings text: AUTO, or a text holding {chosen}, is filled in with what the run reports it chose
 AUTO = 'auto'
+# the hand-tuned loops: bf16 autocast where the CPU has bf16 instructions, else fp32 (peers/plain_loop.py --amp native)
+NATIVE = '{chosen}'
 DIGITS_CONFIG = 'configs/resnet/resnet18_digits.py'
 
 
@@ -95,7 +97,7 @@ def train_digits(p: dict, ctx: dict) -> Workload:
             Contender('plain_fp32', 'plain PyTorch loop, fp32 eager', 'main', PLAIN, [*plain, '--amp', 'fp32'],
                       'fp32, NCHW, in-memory tensors'),
             Contender('plain_best', 'plain PyTorch loop, hand-tuned', 'main', PLAIN,
-                      [*plain, '--amp', 'bf16', '--channels-last'], 'bf16 autocast + channels_last, in-memory'),
+                      [*plain, '--amp', 'native', '--channels-last'], '{chosen}, in-memory'),
             Contender('mmpretrain', 'mmpretrain 1.2 (mmengine Runner)', 'mmpretrain', MMPRE,
                       ['--data', data, '--epochs', str(e), '--batch', str(b), '--recipe', 'bench', '--workers', '1'],
                       'fp32 (its default), 1 loader worker'),
@@ -130,11 +132,11 @@ def train_r50(p: dict, ctx: dict) -> Workload:
             Contender('plain_fp32', 'plain PyTorch loop, fp32 eager', 'main', PLAIN, [*a, '--amp', 'fp32'],
                       'fp32, NCHW'),
             Contender('plain_best', 'plain PyTorch loop, hand-tuned', 'main', PLAIN,
-                      [*a, '--amp', 'bf16', '--channels-last'], 'bf16 autocast + channels_last'),
+                      [*a, '--amp', 'native', '--channels-last'], NATIVE),
             Contender('timm_fp32', 'timm resnet50, plain loop', 'timm', PLAIN, [*a, '--arch', 'timm', '--amp', 'fp32'],
                       'fp32, NCHW'),
             Contender('timm_best', 'timm resnet50, plain loop, hand-tuned', 'timm', PLAIN,
-                      [*a, '--arch', 'timm', '--amp', 'bf16', '--channels-last'], 'bf16 autocast + channels_last'),
+                      [*a, '--arch', 'timm', '--amp', 'native', '--channels-last'], NATIVE),
         ], p, 'uint8 batch normalized in every step; SGD momentum 0.9; images/s median of the timed repetitions.')
 
 
@@ -185,7 +187,7 @@ def time_to_acc(p: dict, ctx: dict) -> Workload:
             Contender('plain', 'plain PyTorch loop', 'main', PLAIN, plain,
                       f'{plain_recipe}, fp32'),
             Contender('plain_best', 'plain PyTorch loop, hand-tuned', 'main', PLAIN,
-                      [*plain, '--amp', 'bf16', '--channels-last'], f'{plain_recipe}, bf16 autocast + channels_last'),
+                      [*plain, '--amp', 'native', '--channels-last'], f'{plain_recipe}, {{chosen}}'),
             Contender('mmpretrain', 'mmpretrain 1.2', 'mmpretrain', MMPRE,
                       ['--data', data, '--epochs', str(n), '--batch', '128', '--recipe', 'fitted',
                        '--workers', '2', '--checkpoints', '--target', str(t)],
