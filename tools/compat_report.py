@@ -14,7 +14,8 @@ The configs come from the ``mmcls==0.25.0`` wheel: ``--configs`` names an unpack
 - build: the model (parameters counted on the meta device, compared with the ``Parameters`` of the family's
   ``metafile.yml``, which mmcls rounds to 10k), its train/val/test datasets with their pipelines on tiny
   generated data in the dataset's own format (image files and an annotation list for ImageNet-style
-  datasets, CIFAR pickles, MNIST IDX files), the optimizer, lr schedule, optimizer hook and custom hooks;
+  datasets, CIFAR pickles, MNIST IDX files, a VOC2007 folder, CUB-200-2011's lists, Stanford Cars' devkit
+  files), the optimizer, lr schedule, optimizer hook and custom hooks;
 - step: one training step (forward, loss, backward, optimizer step) of a ``--batch`` sample batch from the
   train pipeline, with the weights as constructed (``init_cfg`` is not applied: it may name a download).
   Configs with the same model, train pipeline and optimizer share one step (and one MAC count).
@@ -137,11 +138,63 @@ def _write_mnist(folder: Path) -> Path:
     return folder
 
 
+def _random_jpeg(path: Path, seed: int) -> None:
+    import numpy as np
+    from PIL import Image
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (256, 320, 3), dtype=np.uint8)).save(path)
+
+
+def _write_voc(folder: Path) -> Path:
+    """A ``VOC2007`` folder: four JPEGs, their XML annotations and the ``trainval``/``test`` id lists."""
+    voc = folder / 'VOCdevkit' / 'VOC2007'
+    objects = [['dog', 'person'], ['cat'], ['dog', 'car'], ['person']]
+    for i, names in enumerate(objects):
+        _random_jpeg(voc / 'JPEGImages' / f'{i:06d}.jpg', i)
+        body = ''.join(f'<object><name>{n}</name><difficult>0</difficult></object>' for n in names)
+        (voc / 'Annotations').mkdir(exist_ok=True)
+        (voc / 'Annotations' / f'{i:06d}.xml').write_text(f'<annotation>{body}</annotation>')
+    (voc / 'ImageSets' / 'Main').mkdir(parents=True)
+    for split in ('trainval', 'test'):
+        (voc / 'ImageSets' / 'Main' / f'{split}.txt').write_text(''.join(f'{i:06d}\n' for i in range(4)))
+    return voc
+
+
+def _write_cub(folder: Path) -> Path:
+    """CUB-200-2011's lists: ``images.txt``, ``image_class_labels.txt``, ``train_test_split.txt`` and four JPEGs."""
+    names = [f'00{c}.Bird_{c}/img_{i}.jpg' for i, c in enumerate((1, 1, 2, 2))]
+    for i, name in enumerate(names):
+        _random_jpeg(folder / 'images' / name, i)
+    (folder / 'images.txt').write_text(''.join(f'{i + 1} {n}\n' for i, n in enumerate(names)))
+    (folder / 'image_class_labels.txt').write_text('1 1\n2 1\n3 2\n4 2\n')
+    (folder / 'train_test_split.txt').write_text('1 1\n2 0\n3 1\n4 0\n')
+    return folder
+
+
+def _write_cars(folder: Path) -> Path:
+    """Stanford Cars: ``cars_train``/``cars_test`` JPEGs and the devkit's MATLAB annotation files."""
+    import numpy as np
+    import scipy.io
+    (folder / 'devkit').mkdir(parents=True)
+    fields = [(k, 'O') for k in ('bbox_x1', 'bbox_y1', 'bbox_x2', 'bbox_y2', 'class', 'fname')]
+    for split, mat in (('cars_train', 'cars_train_annos.mat'), ('cars_test', 'cars_test_annos_withlabels.mat')):
+        labels = (1, 2, 1, 196)
+        records = np.zeros((1, len(labels)), dtype=fields)
+        for i, label in enumerate(labels):
+            _random_jpeg(folder / split / f'{i:05d}.jpg', i)
+            box = [np.array([[v]]) for v in (0, 0, 319, 255)]
+            records[0, i] = (*box, np.array([[label]], dtype=np.uint8), np.array([f'{i:05d}.jpg']))
+        scipy.io.savemat(str(folder / 'devkit' / mat), {'annotations': records})
+    return folder
+
+
 def make_tiny_data(root: Path) -> dict[str, str]:
     """Generate the tiny datasets once; returns kind -> folder."""
     from imgcls.data.datasets.cifar import CIFAR10, CIFAR100
     return {'files': str(_write_images(root / 'files')), 'CIFAR10': str(_write_cifar(root / 'cifar10', CIFAR10)),
-            'CIFAR100': str(_write_cifar(root / 'cifar100', CIFAR100)), 'MNIST': str(_write_mnist(root / 'mnist'))}
+            'CIFAR100': str(_write_cifar(root / 'cifar100', CIFAR100)), 'MNIST': str(_write_mnist(root / 'mnist')),
+            'VOC': str(_write_voc(root / 'voc')), 'CUB': str(_write_cub(root / 'cub')),
+            'StanfordCars': str(_write_cars(root / 'cars'))}
 
 
 def point_at_tiny(ds: dict, tiny: dict[str, str]) -> None:
@@ -158,6 +211,17 @@ def point_at_tiny(ds: dict, tiny: dict[str, str]) -> None:
         ds['data_prefix'] = tiny[kind]
     elif kind in ('MNIST', 'FashionMNIST'):
         ds['data_prefix'] = tiny['MNIST']
+    elif kind == 'VOC':  # the config's own id list (trainval.txt or test.txt)
+        ds['data_prefix'] = tiny['VOC']
+        ds['ann_file'] = str(Path(tiny['VOC']) / 'ImageSets' / 'Main' / Path(ds.get('ann_file', 'test.txt')).name)
+    elif kind == 'CUB':
+        ds['data_prefix'] = tiny['CUB'] + '/images'
+        for key, name in (('ann_file', 'images.txt'), ('image_class_labels_file', 'image_class_labels.txt'),
+                          ('train_test_split_file', 'train_test_split.txt')):
+            ds[key] = f'{tiny["CUB"]}/{name}'
+    elif kind == 'StanfordCars':
+        ds['data_prefix'] = tiny['StanfordCars']
+        ds.pop('ann_file', None)  # the devkit's file of the split
     else:  # image files listed in an annotation file, as ImageNet and CustomDataset read them
         ds['data_prefix'] = tiny['files'] + '/images'
         ds['ann_file'] = tiny['files'] + '/ann.txt'

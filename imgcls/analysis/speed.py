@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..apis import build_model, prepare_config
+from ..apis.export import model_in_channels
 from ..apis.model import prepare_for_inference
 from ..apis.train import resolve_device
 from ..data import build_dataloader, build_dataset
@@ -131,7 +132,6 @@ def setup(cfg, batch_size: int, shape: tuple[int, int, int], device: str | None 
         speed = apply_channels_last_guard(speed, model, channels_last)
     speed.apply_memory_format(model)
     if shape[0] is None:  # the channels only the built model tells (e.g. LeNet5)
-        from ..apis.export import model_in_channels
         shape = (model_in_channels(model), *shape[1:])
     gen = torch.Generator().manual_seed(0)
     batch = {'img': torch.randint(0, 256, (batch_size, *shape), generator=gen, dtype=torch.uint8),

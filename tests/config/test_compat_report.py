@@ -80,6 +80,30 @@ def test_point_at_tiny_follows_wrappers_and_formats():
     assert [d['data_prefix'] for d in both] == ['/t/c100', '/t/mnist']
 
 
+def test_tiny_data_in_the_formats_of_voc_cub_and_stanford_cars(tmp_path):
+    """The dataset configs of mmcls's voc, cub and cars files, pointed at the report's generated data, build."""
+    from imgcls.data import build_dataset
+    tiny = compat_report.make_tiny_data(tmp_path)
+    mmcls_style = {
+        'VOC': dict(type='VOC', data_prefix='data/VOCdevkit/VOC2007/',
+                    ann_file='data/VOCdevkit/VOC2007/ImageSets/Main/trainval.txt'),
+        'CUB': dict(type='CUB', data_prefix='data/CUB_200_2011/images', ann_file='data/CUB_200_2011/images.txt',
+                    image_class_labels_file='data/CUB_200_2011/image_class_labels.txt',
+                    train_test_split_file='data/CUB_200_2011/train_test_split.txt'),
+        'StanfordCars': dict(type='StanfordCars', data_prefix='data/stanfordcars'),
+    }
+    sizes = {}
+    for kind, ds in mmcls_style.items():
+        for test_mode in (False, True):
+            cfg = dict(ds, test_mode=test_mode, pipeline=[dict(type='LoadImageFromFile')])
+            compat_report.point_at_tiny(cfg, tiny)
+            dataset = build_dataset(cfg)
+            assert tuple(dataset[0]['img'].shape[-2:]) == (256, 320)  # CHW
+            sizes[kind, test_mode] = len(dataset)
+    assert sizes == {('VOC', False): 4, ('VOC', True): 4, ('CUB', False): 2, ('CUB', True): 2,
+                     ('StanfordCars', False): 4, ('StanfordCars', True): 4}
+
+
 @pytest.mark.slow
 def test_report_on_a_small_configs_folder(configs, tmp_path):
     out = tmp_path / 'compat.md'

@@ -202,6 +202,13 @@ def test_stanford_cars_splits_and_labels(tmp_path):
     assert len(train.CLASSES) == 196 and train.CLASSES[0] == '1'  # no devkit/cars_meta.mat
 
 
+def test_stanford_cars_names_an_annotation_file_that_is_not_matlab(tmp_path):
+    cfg = _cars(tmp_path)
+    (tmp_path / 'ann.txt').write_text('00000.png 1\n00001.png 196\n')  # an ImageNet-style list, not the devkit's
+    with pytest.raises(DataError, match=r'cannot read .*ann\.txt as a MATLAB file'):
+        build_dataset(dict(cfg, ann_file=str(tmp_path / 'ann.txt')))
+
+
 def test_voc_labels_difficult_as_mmcls(tmp_path):
     cfg = _voc(tmp_path)
     ds = build_dataset(cfg)

@@ -23,9 +23,9 @@ def _loadmat(path: str) -> dict:
         raise DataError('StanfordCars reads MATLAB files with scipy: pip install scipy') from None
     try:
         return scipy.io.loadmat(path)
-    except (OSError, ValueError) as e:
-        raise DataError(f'StanfordCars: cannot read {path}: {e}. Extract the dataset and its devkit '
-                        '(cars_train, cars_test, devkit/) into data_prefix.') from None
+    except Exception as e:  # scipy raises OSError, ValueError, IndexError... on what is not a MATLAB file
+        raise DataError(f'StanfordCars: cannot read {path} as a MATLAB file ({type(e).__name__}: {e}). Extract '
+                        'the dataset and its devkit (cars_train, cars_test, devkit/) into data_prefix.') from None
 
 
 @DATASETS.register_module()

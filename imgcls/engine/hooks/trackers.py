@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ...errors import ConfigError
+from ...warn import warn_once
 from ..checkpoint import unwrap_model
 from ..dist import is_main_process
 from .hook import HOOKS, Hook
@@ -161,7 +162,6 @@ class UnsupportedLoggerHook(Hook):
     Not a :class:`LoggerHook`, so its ``interval`` does not change how often the other loggers write."""
 
     def __init__(self, **kwargs):
-        from ..warn import warn_once
         name = type(self).__name__
         # interval / by_epoch come from log_config itself; anything else was written for this hook
         given = sorted(set(kwargs) - {'interval', 'by_epoch'})
