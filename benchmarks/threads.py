@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -24,8 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/resnet/resnet18_digits.py'
 
 
-def train(work: Path, epochs: int, threads: int | None) -> float:
-    """Train the digits job; the mean img/s of its logged windows after the first."""
+def train(work: Path, epochs: int, threads: int | None) -> tuple[float, str]:
+    """Train the digits job; the mean img/s of its logged windows after the first, and the threads it used."""
     env = {k: v for k, v in os.environ.items() if k not in ('OMP_NUM_THREADS', 'IMGCLS_NUM_THREADS')}
     if threads is not None:
         env['IMGCLS_NUM_THREADS'] = str(threads)
@@ -35,7 +36,10 @@ def train(work: Path, epochs: int, threads: int | None) -> float:
                    cwd=REPO, env=env, check=True, capture_output=True, timeout=1800)
     rows = [json.loads(x) for x in (work / 'log.jsonl').read_text().splitlines()]
     rates = [r['img_per_s'] for r in rows if r.get('mode') == 'train'][1:]
-    return sum(rates) / len(rates)
+    # train.log: "threads: 1 compute thread(s) (2 usable core(s), 2.6 kept busy by other processes, ...)"
+    chose = re.search(r'threads: (\d+) compute thread\(s\) \((.*)\)$', (work / 'train.log').read_text(), re.M)
+    used = f'{chose[1]} ({chose[2]})' if chose else '?'
+    return sum(rates) / len(rates), used
 
 
 def main() -> None:
@@ -55,13 +59,14 @@ def main() -> None:
                     pass  # a quiet machine: wait for earlier work to leave the load average
                 for label, threads in (('imgcls default', None), (f'{cores} threads (torch default)', cores)):
                     work = Path(tmp) / f'{load}-{threads}'
-                    results.append((load, label, train(work, args.epochs, threads)))
+                    results.append((load, label, *train(work, args.epochs, threads)))
             finally:
                 for proc in busy:
                     proc.kill()
-    print(f'| extra busy processes | threads | img/s | (machine: {cores} cores) |\n|---|---|---|---|')
-    for load, label, ips in results:
-        print(f'| {load} | {label} | {ips:.1f} | |')
+    print(f'| extra busy processes | run | compute threads (reason, from train.log) | img/s | ({cores} cores) |')
+    print('|---|---|---|---|---|')
+    for load, label, ips, used in results:
+        print(f'| {load} | {label} | {used} | {ips:.1f} | |')
 
 
 if __name__ == '__main__':
