@@ -227,8 +227,10 @@ class RepMLPNet(BaseBackbone):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Return the outputs of the ``out_indices`` stages, as a tuple."""
         if tuple(x.shape[2:]) != self.img_size:
-            raise ConfigError(f'RepMLPNet takes only {self.img_size[0]}x{self.img_size[1]} images (its img_size), '
-                              f'got {x.shape[2]}x{x.shape[3]}; resize the input or set backbone.img_size')
+            size = f'{self.img_size[0]}x{self.img_size[1]}'
+            raise ConfigError(f'RepMLPNet takes only {size} images (its img_size; mmcls 0.25 refuses other sizes too), '
+                              f'got {x.shape[2]}x{x.shape[3]}: crop or resize the input to {size} (e.g. the train '
+                              'pipeline\'s crop size) or set model.backbone.img_size')
         x, _ = self.patch_embed(x)
         outs = []
         for i, stage in enumerate(self.stages):

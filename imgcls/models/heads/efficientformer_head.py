@@ -58,6 +58,7 @@ class EfficientFormerClsHead(ClsHead):
     def forward_train(self, x, gt_label: torch.Tensor, **kwargs) -> dict:
         """The losses of ``head``'s scores; a distilled head cannot train without its teacher."""
         if self.dist:
-            raise ConfigError('EfficientFormerClsHead with distillation=True has no teacher to train against: '
+            raise ConfigError('EfficientFormerClsHead with distillation=True has no teacher to train against (mmcls '
+                              '0.25 does not train it either): '
                               'set model.head.distillation=False to fine-tune (dist_head is then dropped)')
         return self.loss(self.head(self.pre_logits(x)), gt_label, **kwargs)
