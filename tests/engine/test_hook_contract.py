@@ -147,3 +147,32 @@ def test_interrupt_message_goes_to_the_log(tmp_path, caplog):
 def test_precise_bn_rejects_a_bad_sample_count():
     with pytest.raises(ConfigError, match='PreciseBNHook num_samples must be a positive int, got 0'):
         HOOKS.build(dict(type='PreciseBNHook', num_samples=0))
+
+
+def test_precise_bn_recomputes_trained_batchnorms_and_leaves_frozen_ones_alone():
+    """Frozen stages (and ``norm_eval``) keep their BatchNorms in eval mode: PreciseBN must not reset them."""
+    from imgcls.models import build_classifier
+    model = build_classifier(dict(
+        type='ImageClassifier', backbone=dict(type='ResNet_CIFAR', depth=18, in_channels=1, frozen_stages=1),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=2, in_channels=512, loss=dict(type='CrossEntropyLoss'))))
+    frozen, trained = model.backbone.norm1, model.backbone.layer4[0].bn1
+    with torch.no_grad():
+        frozen.running_mean.fill_(0.5)
+        frozen.running_var.fill_(2.0)
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (12, 1, 32, 32), generator=gen, dtype=torch.uint8)
+    data = [{'img': img, 'gt_label': torch.tensor(i % 2)} for i, img in enumerate(images)]
+    seen = []  # the inputs of a BatchNorm that trains, as PreciseBN runs the batches
+    handle = trained.register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().clone()))
+    runner = SimpleNamespace(model=model, train_loader=DataLoader(data, batch_size=4), logger=logging.getLogger(
+        'imgcls.test'), speed=SpeedSettings(torch.device('cpu'), None, False, False, False, 'test'))
+    model.train()
+    HOOKS.build(dict(type='PreciseBNHook', num_samples=12)).update_bn_stats(runner)
+    handle.remove()
+    assert torch.equal(frozen.running_mean, torch.full_like(frozen.running_mean, 0.5))
+    assert torch.equal(frozen.running_var, torch.full_like(frozen.running_var, 2.0))
+    assert len(seen) == 3  # 12 samples in batches of 4
+    batch_means = torch.stack([x.mean(dim=(0, 2, 3)) for x in seen])
+    torch.testing.assert_close(trained.running_mean, batch_means.mean(0))
+    assert trained.momentum == 0.1 and model.training

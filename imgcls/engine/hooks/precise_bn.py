@@ -43,9 +43,12 @@ class PreciseBNHook(Hook):
     @torch.no_grad()
     def update_bn_stats(self, runner) -> None:
         model = unwrap_model(runner.model)
+        was_training = model.training
+        model.train()  # frozen stages and norm_eval keep their BatchNorms in eval mode: those are left alone
         bns = [m for m in model.modules()
-               if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+               if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.track_running_stats and m.training]
         if not bns:
+            model.train(was_training)
             return
         loader = runner.train_loader
         batch_size = loader.batch_size or 1
@@ -55,8 +58,6 @@ class PreciseBNHook(Hook):
         for bn in bns:
             bn.reset_running_stats()
             bn.momentum = None  # cumulative average over the batches below
-        was_training = model.training
-        model.train()
         for data in itertools.islice(loader, num_iters):
             with runner.speed.autocast():
                 # the training batches as the step sees them (batch augments included), as mmcls does
