@@ -77,3 +77,17 @@ def test_broken_config_is_listed_and_fails_the_run(configs_dir, tmp_path):
     rows = parse_table(out.read_text())
     assert 'not built' in rows['broken'][-1] and 'NoSuchNet' in rows['broken'][-1]
     assert rows['resnet'][3] == '11.17'  # the others are still counted
+
+
+def test_a_config_with_a_teacher_counts_its_student(tmp_path):
+    """The teacher's checkpoint is needed only to train: the zoo counts the student without loading it."""
+    config = tmp_path / 'configs' / 'deit' / 'deit-tiny_teacher.py'
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        f"_base_ = '{ROOT / 'configs' / 'deit' / 'deit-tiny-distilled_pt-4xb256_in1k.py'}'\n"
+        "model = dict(type='DistilledImageClassifier', head=dict(distill=dict(mode='hard', alpha=0.5)),\n"
+        "             teacher=dict(config='regnet.py', checkpoint='no-such-teacher.pth'))\n")
+    row = load_tool().measure(config, config.parent.parent)
+    assert row.error is None
+    assert f'{row.params / 1e6:.2f}' == '5.91'  # DeiT-Tiny distilled, as the student's own config
+    assert row.input_shape == (3, 224, 224)

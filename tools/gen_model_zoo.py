@@ -41,6 +41,8 @@ are counted another way than mmcls's metafiles count FLOPs (mmcv's counter), so 
   T2T-ViT-t-14 6.09 against 4.34 G. MViT v2's published figures count everything: tiny and small match.
 - ConvMixer: mmcls's figures leave out the depth-wise convolutions with `padding='same'` (5-7% higher here).
 - HorNet: neither count includes the FFTs of the global-filter layers.
+- Configs that train with a teacher (`DistilledImageClassifier`) count the student, the model they train and
+  save; the teacher is loaded only for training.
 - Conformer: mmcls's figure is the backbone alone. EfficientFormer-L3: mmcls's figure is about one attention
   block (0.17 G) short.
 - Slips in mmcls's metafiles: RepVGG A2 and larger swap Parameters and FLOPs; EfficientFormer-L1 is listed
@@ -132,6 +134,8 @@ def measure(path: Path, configs_dir: Path, device: str = 'meta') -> Row:
     row = Row(family=path.parent.name, model=path.stem, config=rel.as_posix())
     try:
         cfg = Config.fromfile(str(path))
+        if cfg.model.get('type') == 'DistilledImageClassifier':  # the student is the model; the teacher only trains it
+            cfg.model = {k: v for k, v in cfg.model.items() if k != 'teacher'} | {'type': 'ImageClassifier'}
         # no prepare_config: normalisation does not change the counts, and its checks cannot run on 'meta'
         row.input_shape = input_shape(cfg)
         with warnings.catch_warnings():
