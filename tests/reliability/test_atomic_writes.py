@@ -42,6 +42,12 @@ REVIEWED = {
         "(folder / f'{split}-images-idx3-ubyte').write_bytes",
         "(folder / f'{split}-labels-idx1-ubyte').write_bytes",
         'Image.fromarray(rng.integers(0, 256, (256, 320, 3), dtype=np.uint8)).save',
+        "(folder / 'image_class_labels.txt').write_text",
+        "(folder / 'images.txt').write_text",
+        "(folder / 'train_test_split.txt').write_text",
+        "(voc / 'Annotations' / f'{i:06d}.xml').write_text",
+        "(voc / 'ImageSets' / 'Main' / f'{split}.txt').write_text",
+        'Image.fromarray(np.random.default_rng(seed).integers(0, 256, (256, 320, 3), dtype=np.uint8)).save',
     )},
 }
 WRITERS = {'write_text', 'write_bytes', 'savefig', 'tofile', 'copyfile', 'copy2', 'copytree', 'FileHandler',
