@@ -96,18 +96,19 @@ def expected_params(root: Path) -> dict[str, int]:
 
 # ----------------------------------------------------------------------------- tiny data
 
-def _write_images(folder: Path) -> Path:
-    """Four RGB JPEGs (two classes) and an mmcls annotation list ``path label``."""
+def _random_jpeg(path: Path, seed: int) -> None:
     import numpy as np
     from PIL import Image
-    rng = np.random.default_rng(0)
-    lines = []
-    for i in range(4):
-        name = f'n0000000{i % 2}/img_{i}.JPEG'
-        (folder / 'images' / name).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(rng.integers(0, 256, (256, 320, 3), dtype=np.uint8)).save(folder / 'images' / name)
-        lines.append(f'{name} {i % 2}')
-    (folder / 'ann.txt').write_text('\n'.join(lines) + '\n')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (256, 320, 3), dtype=np.uint8)).save(path)
+
+
+def _write_images(folder: Path) -> Path:
+    """Four RGB JPEGs (two classes) and an mmcls annotation list ``path label``."""
+    names = [f'n0000000{i % 2}/img_{i}.JPEG' for i in range(4)]
+    for i, name in enumerate(names):
+        _random_jpeg(folder / 'images' / name, i)
+    (folder / 'ann.txt').write_text(''.join(f'{name} {i % 2}\n' for i, name in enumerate(names)))
     return folder
 
 
@@ -138,21 +139,14 @@ def _write_mnist(folder: Path) -> Path:
     return folder
 
 
-def _random_jpeg(path: Path, seed: int) -> None:
-    import numpy as np
-    from PIL import Image
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (256, 320, 3), dtype=np.uint8)).save(path)
-
-
 def _write_voc(folder: Path) -> Path:
     """A ``VOC2007`` folder: four JPEGs, their XML annotations and the ``trainval``/``test`` id lists."""
     voc = folder / 'VOCdevkit' / 'VOC2007'
+    (voc / 'Annotations').mkdir(parents=True)
     objects = [['dog', 'person'], ['cat'], ['dog', 'car'], ['person']]
     for i, names in enumerate(objects):
         _random_jpeg(voc / 'JPEGImages' / f'{i:06d}.jpg', i)
         body = ''.join(f'<object><name>{n}</name><difficult>0</difficult></object>' for n in names)
-        (voc / 'Annotations').mkdir(exist_ok=True)
         (voc / 'Annotations' / f'{i:06d}.xml').write_text(f'<annotation>{body}</annotation>')
     (voc / 'ImageSets' / 'Main').mkdir(parents=True)
     for split in ('trainval', 'test'):

@@ -41,7 +41,6 @@ REVIEWED = {
         "(folder / 'ann.txt').write_text",
         "(folder / f'{split}-images-idx3-ubyte').write_bytes",
         "(folder / f'{split}-labels-idx1-ubyte').write_bytes",
-        'Image.fromarray(rng.integers(0, 256, (256, 320, 3), dtype=np.uint8)).save',
         "(folder / 'image_class_labels.txt').write_text",
         "(folder / 'images.txt').write_text",
         "(folder / 'train_test_split.txt').write_text",
